@@ -1,0 +1,3 @@
+module github.com/meshgate/meshgate
+
+go 1.24

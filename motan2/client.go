@@ -1,0 +1,731 @@
+package motan2
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client errors. They reach callers wrapped in a *CallError.
+var (
+	// ErrClientClosed: Close was called.
+	ErrClientClosed = errors.New("motan2: client closed")
+	// ErrUnavailable: the endpoint is marked unavailable after consecutive
+	// errors (or its connection is in reconnect backoff) and a heartbeat
+	// has not yet brought it back.
+	ErrUnavailable = errors.New("motan2: endpoint unavailable")
+	// ErrConnClosed: the connection died while the call was pending.
+	ErrConnClosed = errors.New("motan2: connection closed")
+)
+
+// CallError is the error of a call that did not produce a response frame.
+// Sent tells whether the request may have reached the server: when false
+// the request never left this process and retrying it elsewhere is safe
+// whatever the method.
+type CallError struct {
+	Addr string
+	Sent bool
+	Err  error
+}
+
+func (e *CallError) Error() string {
+	state := "not sent"
+	if e.Sent {
+		state = "sent"
+	}
+	return fmt.Sprintf("motan2 call to %s failed (%s): %v", e.Addr, state, e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// ClientOption configures a Client.
+type ClientOption interface{ apply(*clientOptions) }
+
+type clientOptions struct {
+	conns             int
+	maxInFlight       int
+	dialTimeout       time.Duration
+	requestTimeout    time.Duration
+	writeTimeout      time.Duration
+	limits            Limits
+	gzipThreshold     int
+	errorThreshold    int
+	keepaliveInterval time.Duration
+	idleHeartbeat     time.Duration
+	javaHeartbeat     bool
+	backoffMin        time.Duration
+	backoffMax        time.Duration
+	logger            *slog.Logger
+	dial              func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+type optionFunc func(*clientOptions)
+
+func (f optionFunc) apply(o *clientOptions) { f(o) }
+
+// WithConnections sets the number of connections per endpoint (default 2).
+// Calls are spread over them round-robin.
+func WithConnections(n int) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.conns = max(n, 1) })
+}
+
+// WithMaxInFlight caps the calls pending on one connection (default 1024).
+// A call that finds every connection full waits for a slot until its
+// deadline.
+func WithMaxInFlight(n int) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.maxInFlight = max(n, 1) })
+}
+
+// WithDialTimeout sets the TCP connect timeout (default 1s, as motan-go).
+func WithDialTimeout(d time.Duration) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.dialTimeout = d })
+}
+
+// WithRequestTimeout sets the deadline of calls whose context has none
+// (default 1s, motan-go's requestTimeout).
+func WithRequestTimeout(d time.Duration) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.requestTimeout = d })
+}
+
+// WithWriteTimeout bounds each socket write (default 5s, as motan-go).
+func WithWriteTimeout(d time.Duration) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.writeTimeout = d })
+}
+
+// WithLimits sets the maximum meta and body sizes accepted in responses.
+func WithLimits(l Limits) ClientOption { return optionFunc(func(o *clientOptions) { o.limits = l }) }
+
+// WithGzipThreshold compresses request bodies longer than n bytes (default
+// 0: never, as motan-go's mingzSize).
+func WithGzipThreshold(n int) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.gzipThreshold = n })
+}
+
+// WithErrorThreshold sets how many consecutive failed calls (local errors
+// and exceptions other than business ones) mark the endpoint unavailable
+// (default 10, as motan-go's errorCountThreshold; 0 disables). While
+// unavailable, calls fail fast with ErrUnavailable and a heartbeat probe
+// runs every keepalive interval; the first answer makes it available again.
+func WithErrorThreshold(n int) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.errorThreshold = n })
+}
+
+// WithKeepaliveInterval sets the period of recovery heartbeats while the
+// endpoint is unavailable (default 1s, as motan-go).
+func WithKeepaliveInterval(d time.Duration) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.keepaliveInterval = d })
+}
+
+// WithIdleHeartbeat sends a heartbeat on connections that received nothing
+// for d and closes those that do not answer within d (default 0: off, like
+// motan-go, which never pings healthy connections). It detects half-open
+// TCP connections that would otherwise only be noticed by call timeouts.
+func WithIdleHeartbeat(d time.Duration) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.idleHeartbeat = d })
+}
+
+// WithJavaHeartbeat sends Java-style heartbeats (flags 0x10) instead of
+// motan-go's (0x12). Every Motan2 server answers both.
+func WithJavaHeartbeat() ClientOption {
+	return optionFunc(func(o *clientOptions) { o.javaHeartbeat = true })
+}
+
+// WithReconnectBackoff sets the bounds of the exponential backoff between
+// failed dials of one connection (default 100ms to 5s, with jitter).
+func WithReconnectBackoff(minDelay, maxDelay time.Duration) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.backoffMin, o.backoffMax = minDelay, maxDelay })
+}
+
+// WithLogger sets the logger for connection events (default slog.Default()).
+func WithLogger(l *slog.Logger) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.logger = l })
+}
+
+// WithDialer replaces the dial function (default net.Dialer.DialContext).
+func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) ClientOption {
+	return optionFunc(func(o *clientOptions) { o.dial = dial })
+}
+
+// Client is a pool of multiplexed connections to one Motan2 endpoint.
+// Connections are made on first use; many calls share each connection,
+// matched to their replies by request id. A Client is safe for concurrent
+// use. Close it to release its connections and goroutines.
+type Client struct {
+	addr    string
+	network string
+	opts    clientOptions
+	slots   []*slot
+	next    atomic.Uint32
+
+	closed    atomic.Bool
+	done      chan struct{}
+	wg        sync.WaitGroup
+	errCount  atomic.Int32
+	available atomic.Bool
+	probing   atomic.Bool
+}
+
+// NewClient returns a client for addr ("host:port", or "unix:///path" for
+// a Unix socket). It does not connect until the first call.
+func NewClient(addr string, opts ...ClientOption) *Client {
+	o := clientOptions{
+		conns:             2,
+		maxInFlight:       1024,
+		dialTimeout:       time.Second,
+		requestTimeout:    time.Second,
+		writeTimeout:      5 * time.Second,
+		errorThreshold:    10,
+		keepaliveInterval: time.Second,
+		backoffMin:        100 * time.Millisecond,
+		backoffMax:        5 * time.Second,
+	}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	if o.dial == nil {
+		d := &net.Dialer{}
+		o.dial = d.DialContext
+	}
+	c := &Client{addr: addr, network: "tcp", opts: o, done: make(chan struct{})}
+	if path, ok := strings.CutPrefix(addr, "unix://"); ok {
+		c.addr, c.network = path, "unix"
+	}
+	c.available.Store(true)
+	c.slots = make([]*slot, o.conns)
+	for i := range c.slots {
+		c.slots[i] = &slot{c: c}
+	}
+	if o.idleHeartbeat > 0 {
+		c.wg.Add(1)
+		go c.idleLoop()
+	}
+	return c
+}
+
+// Addr returns the endpoint address.
+func (c *Client) Addr() string { return c.addr }
+
+// Available reports whether the endpoint is in service (see
+// WithErrorThreshold).
+func (c *Client) Available() bool { return c.available.Load() }
+
+// Close fails every pending call with ErrClientClosed, closes the
+// connections and stops background goroutines.
+func (c *Client) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	close(c.done)
+	for _, s := range c.slots {
+		s.mu.Lock()
+		cn := s.conn
+		s.mu.Unlock()
+		if cn != nil {
+			cn.close(ErrClientClosed)
+		}
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// Call sends req and decodes the reply with the response's serialization.
+// An exception reply is returned as a *Exception error together with the
+// Response (whose Frame carries the exception's meta).
+func (c *Client) Call(ctx context.Context, req *Request) (*Response, error) {
+	bp := getBuf()
+	f, body, err := req.frame(*bp)
+	if err != nil {
+		putBuf(bp)
+		return nil, err
+	}
+	resp, err := c.RoundTrip(ctx, f)
+	*bp = body
+	putBuf(bp)
+	if err != nil {
+		return nil, err
+	}
+	out := &Response{Meta: resp.Meta, Frame: resp}
+	if resp.IsException() {
+		return out, resp.Exception()
+	}
+	s := resp.Serialization
+	if s == SerializationHessian2 && len(resp.Body) > 0 {
+		s = f.Serialization // an agent-made frame; the body is in the request's serialization
+	}
+	if out.Value, err = DecodeReply(s, resp.Body); err != nil {
+		return out, fmt.Errorf("motan2: decoding %s reply of %s.%s: %w", s, req.Service, req.Method, err)
+	}
+	return out, nil
+}
+
+// RoundTrip sends the request frame f and returns the response frame. f is
+// not modified: it is sent with a request id of the connection's choosing,
+// and the returned frame carries f.RequestID again, so a proxy can relay it
+// as is. Exception replies are returned as frames, not errors; errors are
+// *CallError values for calls that got no response.
+func (c *Client) RoundTrip(ctx context.Context, f *Frame) (*Frame, error) {
+	if _, ok := ctx.Deadline(); !ok && c.opts.requestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.requestTimeout)
+		defer cancel()
+	}
+	resp, err := c.roundTrip(ctx, f, false)
+	c.record(resp, err)
+	if err != nil {
+		return nil, err
+	}
+	resp.RequestID = f.RequestID
+	return resp, nil
+}
+
+// Heartbeat sends one heartbeat and waits for its answer.
+func (c *Client) Heartbeat(ctx context.Context) error {
+	_, err := c.roundTrip(ctx, NewHeartbeatRequest(0, c.opts.javaHeartbeat), true)
+	if err == nil {
+		c.markAvailable()
+	}
+	return err
+}
+
+func (c *Client) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Frame, error) {
+	if c.closed.Load() {
+		return nil, &CallError{Addr: c.addr, Err: ErrClientClosed}
+	}
+	if !heartbeat && !c.available.Load() {
+		return nil, &CallError{Addr: c.addr, Err: ErrUnavailable}
+	}
+	cn, err := c.pick(ctx)
+	if err != nil {
+		return nil, &CallError{Addr: c.addr, Err: err}
+	}
+	return cn.roundTrip(ctx, f, heartbeat)
+}
+
+// pick returns a live connection with a free in-flight slot, trying each
+// slot once from the round-robin position before waiting on the first.
+func (c *Client) pick(ctx context.Context) (*conn, error) {
+	start := c.next.Add(1)
+	n := uint32(len(c.slots))
+	var firstErr error
+	var first *conn
+	for i := uint32(0); i < n; i++ {
+		cn, err := c.slots[(start+i)%n].get(ctx)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		select {
+		case cn.sem <- struct{}{}:
+			return cn, nil
+		default:
+			if first == nil {
+				first = cn
+			}
+		}
+	}
+	if first == nil {
+		return nil, firstErr
+	}
+	select {
+	case first.sem <- struct{}{}:
+		return first, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for an in-flight slot (%d calls pending per connection): %w", c.opts.maxInFlight, ctx.Err())
+	case <-first.closed:
+		return nil, ErrConnClosed
+	}
+}
+
+// record keeps the consecutive-error count of spec 16.2.
+func (c *Client) record(resp *Frame, err error) {
+	if c.opts.errorThreshold <= 0 {
+		return
+	}
+	failed := err != nil
+	if resp != nil && resp.IsException() && resp.Exception().ErrType != ErrTypeBiz {
+		failed = true
+	}
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrClientClosed) || errors.Is(err, context.Canceled) {
+		return // not the endpoint's fault
+	}
+	if !failed {
+		c.errCount.Store(0)
+		return
+	}
+	if c.errCount.Add(1) >= int32(c.opts.errorThreshold) && c.available.CompareAndSwap(true, false) {
+		c.opts.logger.Warn("motan2: endpoint marked unavailable", "addr", c.addr,
+			"consecutive_errors", c.errCount.Load(), "last_error", errString(resp, err))
+		c.startProbe()
+	}
+}
+
+func errString(resp *Frame, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return resp.Exception().Error()
+}
+
+func (c *Client) markAvailable() {
+	c.errCount.Store(0)
+	if c.available.CompareAndSwap(false, true) {
+		c.opts.logger.Info("motan2: endpoint available again", "addr", c.addr)
+	}
+}
+
+// startProbe runs the keepalive loop of spec 16.2: a heartbeat every
+// keepalive interval until one is answered.
+func (c *Client) startProbe() {
+	if !c.probing.CompareAndSwap(false, true) {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer c.probing.Store(false)
+		t := time.NewTicker(c.opts.keepaliveInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.done:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err := c.Heartbeat(ctx)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+	}()
+}
+
+// idleLoop probes idle connections (WithIdleHeartbeat).
+func (c *Client) idleLoop() {
+	defer c.wg.Done()
+	d := c.opts.idleHeartbeat
+	t := time.NewTicker(max(d/2, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		for _, s := range c.slots {
+			s.mu.Lock()
+			cn := s.conn
+			s.mu.Unlock()
+			if cn == nil || time.Since(time.Unix(0, cn.lastRead.Load())) < d {
+				continue
+			}
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), d)
+				defer cancel()
+				select {
+				case cn.sem <- struct{}{}:
+				case <-ctx.Done():
+					return // saturated, so certainly not idle
+				}
+				if _, err := cn.roundTrip(ctx, NewHeartbeatRequest(0, c.opts.javaHeartbeat), true); err != nil {
+					cn.close(fmt.Errorf("idle heartbeat failed: %w", err))
+				}
+			}()
+		}
+	}
+}
+
+// slot is one position of the connection pool. It holds the current
+// connection, redials after the connection dies, and applies backoff
+// between failed dials.
+type slot struct {
+	c        *Client
+	mu       sync.Mutex
+	conn     *conn
+	dialing  chan struct{} // closed when the running dial ends
+	lastErr  error
+	failures int
+	retryAt  time.Time
+}
+
+func (s *slot) get(ctx context.Context) (*conn, error) {
+	for {
+		s.mu.Lock()
+		if cn := s.conn; cn != nil {
+			s.mu.Unlock()
+			return cn, nil
+		}
+		if s.dialing == nil {
+			if s.failures > 0 && time.Now().Before(s.retryAt) {
+				err := s.lastErr
+				s.mu.Unlock()
+				return nil, fmt.Errorf("%w: reconnecting after %v", ErrUnavailable, err)
+			}
+			s.startDialLocked()
+		}
+		wait := s.dialing
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connecting: %w", ctx.Err())
+		case <-s.c.done:
+			return nil, ErrClientClosed
+		}
+		s.mu.Lock()
+		if s.conn == nil && s.dialing == nil && s.lastErr != nil {
+			err := s.lastErr
+			s.mu.Unlock()
+			return nil, err
+		}
+		s.mu.Unlock()
+	}
+}
+
+// startDialLocked dials in the background so that a caller with a short
+// deadline does not abort a dial other callers wait for.
+func (s *slot) startDialLocked() {
+	s.dialing = make(chan struct{})
+	c := s.c
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.dialTimeout)
+		nc, err := c.opts.dial(ctx, c.network, c.addr)
+		cancel()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		close(s.dialing)
+		s.dialing = nil
+		if err == nil && c.closed.Load() {
+			nc.Close()
+			err = ErrClientClosed
+		}
+		if err != nil {
+			s.failures++
+			s.lastErr = err
+			backoff := c.opts.backoffMin << min(s.failures-1, 16)
+			if backoff > c.opts.backoffMax || backoff <= 0 {
+				backoff = c.opts.backoffMax
+			}
+			backoff = backoff/2 + rand.N(backoff/2+1)
+			s.retryAt = time.Now().Add(backoff)
+			c.opts.logger.Warn("motan2: dial failed", "addr", c.addr, "error", err, "retry_in", backoff)
+			return
+		}
+		s.failures, s.lastErr = 0, nil
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		cn := newConn(c, s, nc)
+		s.conn = cn
+		c.wg.Add(1)
+		go cn.readLoop()
+	}()
+}
+
+// dropped is called by a dying connection; the next call redials.
+func (s *slot) dropped(cn *conn, err error) {
+	s.mu.Lock()
+	if s.conn == cn {
+		s.conn = nil
+		s.lastErr = err
+	}
+	s.mu.Unlock()
+}
+
+// pendingCall is one call waiting for its response.
+type pendingCall struct {
+	ch        chan struct{}
+	resp      *Frame
+	err       error
+	heartbeat bool
+}
+
+var pendingPool = sync.Pool{New: func() any { return &pendingCall{ch: make(chan struct{}, 1)} }}
+
+// conn is one multiplexed connection.
+type conn struct {
+	c        *Client
+	s        *slot
+	nc       net.Conn
+	w        frameWriter
+	sem      chan struct{} // in-flight slots
+	closed   chan struct{}
+	lastRead atomic.Int64 // unix nanos of the last frame read
+
+	mu      sync.Mutex
+	pending map[uint64]*pendingCall
+	nextID  uint64
+	err     error // why the connection closed
+}
+
+func newConn(c *Client, s *slot, nc net.Conn) *conn {
+	cn := &conn{
+		c: c, s: s, nc: nc,
+		w:       frameWriter{nc: nc, timeout: c.opts.writeTimeout},
+		sem:     make(chan struct{}, c.opts.maxInFlight),
+		closed:  make(chan struct{}),
+		pending: make(map[uint64]*pendingCall),
+		nextID:  rand.Uint64() >> 1, // arbitrary start: ids only need to be unique per connection
+	}
+	cn.lastRead.Store(time.Now().UnixNano())
+	return cn
+}
+
+// roundTrip sends f on cn and waits for the response. The caller holds an
+// in-flight slot of cn, which roundTrip releases.
+func (cn *conn) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Frame, error) {
+	defer func() { <-cn.sem }()
+	pc := pendingPool.Get().(*pendingCall)
+	pc.heartbeat = heartbeat
+
+	cn.mu.Lock()
+	if cn.err != nil {
+		err := cn.err
+		cn.mu.Unlock()
+		pendingPool.Put(pc)
+		return nil, &CallError{Addr: cn.c.addr, Err: err}
+	}
+	cn.nextID++
+	id := cn.nextID
+	cn.pending[id] = pc
+	cn.mu.Unlock()
+
+	bp := getBuf()
+	b, err := AppendFrame((*bp)[:0], f, cn.c.opts.gzipThreshold)
+	if err == nil {
+		putUint64(b[5:13], id)
+		err = cn.w.write(b)
+	}
+	*bp = b
+	putBuf(bp)
+	if err != nil {
+		if cn.forget(id) {
+			pendingPool.Put(pc)
+		}
+		cn.close(fmt.Errorf("write: %w", err))
+		return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: err}
+	}
+
+	select {
+	case <-pc.ch:
+		resp, err := pc.resp, pc.err
+		pc.resp, pc.err = nil, nil
+		pendingPool.Put(pc)
+		if err != nil {
+			return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: err}
+		}
+		return resp, nil
+	case <-ctx.Done():
+		if !cn.forget(id) {
+			// The reader or close already took the call: wait for the
+			// (immediate) delivery so pc can be reused.
+			<-pc.ch
+			pc.resp, pc.err = nil, nil
+		}
+		pendingPool.Put(pc)
+		return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: ctx.Err()}
+	}
+}
+
+func putUint64(b []byte, v uint64) {
+	_ = b[7]
+	b[0], b[1], b[2], b[3] = byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32)
+	b[4], b[5], b[6], b[7] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}
+
+// forget removes a pending call; false means someone else already did and
+// will deliver to it.
+func (cn *conn) forget(id uint64) bool {
+	cn.mu.Lock()
+	_, ok := cn.pending[id]
+	delete(cn.pending, id)
+	cn.mu.Unlock()
+	return ok
+}
+
+// readLoop reads frames until the connection fails, delivering responses
+// to their pending calls and answering heartbeat requests from the peer.
+func (cn *conn) readLoop() {
+	defer cn.c.wg.Done()
+	br := bufio.NewReaderSize(cn.nc, 16<<10)
+	lim := cn.c.opts.limits
+	for {
+		f := &Frame{}
+		if err := ReadFrame(br, f, lim); err != nil {
+			cn.close(fmt.Errorf("read: %w", err))
+			return
+		}
+		cn.lastRead.Store(time.Now().UnixNano())
+		if f.IsRequest() {
+			if f.IsHeartbeat() {
+				var hb [MinFrameSize]byte
+				b, _ := AppendFrame(hb[:0], NewHeartbeatResponse(f), 0)
+				cn.w.write(b)
+			} else {
+				cn.c.opts.logger.Warn("motan2: dropping request frame received on a client connection",
+					"addr", cn.c.addr, "request_id", f.RequestID)
+			}
+			continue
+		}
+		cn.mu.Lock()
+		pc, ok := cn.pending[f.RequestID]
+		if ok && pc.heartbeat == f.IsHeartbeat() {
+			delete(cn.pending, f.RequestID)
+		} else {
+			ok = false
+		}
+		cn.mu.Unlock()
+		if !ok {
+			cn.c.opts.logger.Debug("motan2: dropping response with no pending call (late or unknown)",
+				"addr", cn.c.addr, "request_id", f.RequestID)
+			continue
+		}
+		pc.resp = f
+		pc.ch <- struct{}{}
+	}
+}
+
+// close fails every pending call with err's cause and closes the socket.
+// It is idempotent; the first error wins.
+func (cn *conn) close(err error) {
+	cn.mu.Lock()
+	if cn.err != nil {
+		cn.mu.Unlock()
+		return
+	}
+	if !errors.Is(err, ErrClientClosed) {
+		err = fmt.Errorf("%w: %v", ErrConnClosed, err)
+	}
+	cn.err = err
+	pending := cn.pending
+	cn.pending = nil
+	cn.mu.Unlock()
+	close(cn.closed)
+	cn.nc.Close()
+	cn.s.dropped(cn, err)
+	for _, pc := range pending {
+		pc.err = err
+		pc.ch <- struct{}{}
+	}
+	if len(pending) > 0 || !errors.Is(err, ErrClientClosed) {
+		cn.c.opts.logger.Warn("motan2: connection closed", "addr", cn.c.addr, "error", err, "failed_calls", len(pending))
+	}
+}

@@ -1,0 +1,82 @@
+package motan2
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// bufPool holds encode buffers. Buffers that grew past maxPooledBuf are
+// dropped so one large frame does not pin memory forever.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledBuf = 64 << 10
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > maxPooledBuf {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
+
+// frameWriter serializes writes of whole frames to one connection from many
+// goroutines. Whoever finds the writer idle becomes the flusher and writes
+// everything queued meanwhile in one syscall, so under load frames are
+// batched without a dedicated writer goroutine, and at low load a frame is
+// written by its own caller with no goroutine hand-off.
+type frameWriter struct {
+	nc      net.Conn
+	timeout time.Duration // per write; 0 means none
+
+	mu      sync.Mutex
+	pending []byte // frames queued while a flush is running
+	spare   []byte
+	writing bool
+	err     error // sticky: after a write error every write fails
+}
+
+// write queues frame and, if no flush is running, flushes. It returns the
+// writer's sticky error, if any. frame is copied; the caller may reuse it.
+func (w *frameWriter) write(frame []byte) error {
+	w.mu.Lock()
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return err
+	}
+	w.pending = append(w.pending, frame...)
+	if w.writing {
+		w.mu.Unlock()
+		return nil
+	}
+	w.writing = true
+	for len(w.pending) > 0 {
+		out := w.pending
+		w.pending = w.spare[:0]
+		w.mu.Unlock()
+
+		if w.timeout > 0 {
+			w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+		}
+		_, err := w.nc.Write(out)
+
+		w.mu.Lock()
+		if cap(out) <= 4*maxPooledBuf {
+			w.spare = out[:0]
+		} else {
+			w.spare = nil
+		}
+		if err != nil {
+			w.err = err
+			w.pending = nil
+			break
+		}
+	}
+	w.writing = false
+	err := w.err
+	w.mu.Unlock()
+	return err
+}
