@@ -2,7 +2,10 @@ module github.com/meshgate/meshgate/interop
 
 go 1.24
 
-require github.com/weibocom/motan-go v1.2.0
+require (
+	github.com/meshgate/meshgate v0.0.0-00010101000000-000000000000
+	github.com/weibocom/motan-go v1.2.0
+)
 
 require (
 	github.com/beberlei/fastcgi-serve v0.0.0-20151230120321-4676005f65b7 // indirect

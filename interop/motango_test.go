@@ -71,7 +71,7 @@ func (l *quietLogger) write(level, s string) {
 	fmt.Fprintf(l.out, "motan-go %s: %s\n", level, s)
 }
 
-func (l *quietLogger) Infoln(...interface{})         {}
+func (l *quietLogger) Infoln(...interface{})        {}
 func (l *quietLogger) Infof(string, ...interface{}) {}
 func (l *quietLogger) Warningln(a ...interface{}) {
 	l.warnings.Add(1)
@@ -89,18 +89,18 @@ func (l *quietLogger) Errorf(f string, a ...interface{}) {
 	l.errors.Add(1)
 	l.write("ERROR", fmt.Sprintf(f, a...))
 }
-func (l *quietLogger) Fatalln(a ...interface{})            { l.Errorln(a...) }
-func (l *quietLogger) Fatalf(f string, a ...interface{})   { l.Errorf(f, a...) }
-func (l *quietLogger) AccessLog(*vlog.AccessLogEntity)     {}
-func (l *quietLogger) MetricsLog(string)                   {}
-func (l *quietLogger) Flush()                              {}
-func (l *quietLogger) SetAsync(bool)                       {}
-func (l *quietLogger) GetLevel() vlog.LogLevel             { return vlog.WarnLevel }
-func (l *quietLogger) SetLevel(vlog.LogLevel)              {}
-func (l *quietLogger) SetAccessStructured(bool)            {}
-func (l *quietLogger) GetAccessLogAvailable() bool         { return false }
-func (l *quietLogger) SetAccessLogAvailable(bool)          {}
-func (l *quietLogger) GetMetricsLogAvailable() bool        { return false }
+func (l *quietLogger) Fatalln(a ...interface{})           { l.Errorln(a...) }
+func (l *quietLogger) Fatalf(f string, a ...interface{})  { l.Errorf(f, a...) }
+func (l *quietLogger) AccessLog(*vlog.AccessLogEntity)    {}
+func (l *quietLogger) MetricsLog(string)                  {}
+func (l *quietLogger) Flush()                             {}
+func (l *quietLogger) SetAsync(bool)                      {}
+func (l *quietLogger) GetLevel() vlog.LogLevel            { return vlog.WarnLevel }
+func (l *quietLogger) SetLevel(vlog.LogLevel)             {}
+func (l *quietLogger) SetAccessStructured(bool)           {}
+func (l *quietLogger) GetAccessLogAvailable() bool        { return false }
+func (l *quietLogger) SetAccessLogAvailable(bool)         {}
+func (l *quietLogger) GetMetricsLogAvailable() bool       { return false }
 func (l *quietLogger) SetMetricsLogAvailable(status bool) {}
 
 // ---------------------------------------------------------------------------

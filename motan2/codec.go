@@ -98,7 +98,15 @@ func ReadFrame(r *bufio.Reader, f *Frame, lim Limits) error {
 	if err := checkHeader(h); err != nil {
 		return err
 	}
-	if h, err = r.Peek(HeaderSize + 4); err != nil {
+	headerRead := false
+	if h, err = r.Peek(HeaderSize + 4); err == bufio.ErrBufferFull {
+		// bufio's smallest buffer (16 bytes) cannot hold the 17-byte fixed
+		// header, so it cannot be peeked: read it instead.
+		hdr := make([]byte, HeaderSize+4)
+		_, err = io.ReadFull(r, hdr)
+		h, headerRead = hdr, true
+	}
+	if err != nil {
 		return readErr(err)
 	}
 	f.setHeader(h)
@@ -131,8 +139,10 @@ func ReadFrame(r *bufio.Reader, f *Frame, lim Limits) error {
 		f.Body = buf[m:]
 		return f.finishBody(lim)
 	}
-	if _, err := r.Discard(HeaderSize + 4); err != nil {
-		return readErr(err)
+	if !headerRead {
+		if _, err := r.Discard(HeaderSize + 4); err != nil {
+			return readErr(err)
+		}
 	}
 	metaBuf := make([]byte, m)
 	if _, err := io.ReadFull(r, metaBuf); err != nil {

@@ -151,8 +151,15 @@ func DecodeSimple(body []byte) ([]Value, error) {
 	n := d.count(0, len(body))
 	vs := make([]Value, n)
 	for i := 0; d.pos < len(body); i++ {
-		if i == len(vs) { // only when count stopped early at a malformed value
-			vs = append(vs, Null)
+		if i == len(vs) {
+			// count stopped early, at a value that decoding rejects too:
+			// report it without allocating on the way.
+			var v Value
+			if err := d.value(&v, 0); err != nil {
+				return nil, err
+			}
+			vs = append(vs, v)
+			continue
 		}
 		if err := d.value(&vs[i], 0); err != nil {
 			return nil, err
@@ -275,16 +282,20 @@ func (d *simpleDecoder) countStrings(pos, end int) int {
 	return n
 }
 
-// str reads a uint32-length-prefixed string aliasing the body; it must end
-// by end.
-func (d *simpleDecoder) str(at int, tag byte, end int) (string, error) {
+// str reads a uint32-length-prefixed string aliasing the body. Inside a
+// string map or string array (inContainer) it must end by end, the end of
+// the container's content.
+func (d *simpleDecoder) str(at int, tag byte, end int, inContainer bool) (string, error) {
 	if end-d.pos < 4 {
-		return "", d.fail(at, int(tag), "wrong size: string length overshoots its container")
+		if inContainer {
+			return "", d.fail(at, int(tag), "wrong size: string length overshoots its container")
+		}
+		return "", d.fail(at, int(tag), "truncated size")
 	}
 	n := binary.BigEndian.Uint32(d.b[d.pos:])
 	d.pos += 4
 	if uint64(n) > uint64(end-d.pos) {
-		if end < len(d.b) {
+		if inContainer {
 			return "", d.fail(at, int(tag), "wrong size: string overshoots its container")
 		}
 		return "", d.fail(at, int(tag), "declared size exceeds the remaining body")
@@ -326,7 +337,7 @@ func (d *simpleDecoder) value(v *Value, depth int) error {
 	case simpleNull:
 		*v = Value{}
 	case simpleString:
-		s, err := d.str(at, tag, len(d.b))
+		s, err := d.str(at, tag, len(d.b), false)
 		if err != nil {
 			return err
 		}
@@ -394,11 +405,11 @@ func (d *simpleDecoder) value(v *Value, depth int) error {
 			pairs = make([]StringPair, 0, (d.countStrings(d.pos, end)+1)/2)
 		}
 		for d.pos < end {
-			k, err := d.str(d.pos, tag, end)
+			k, err := d.str(d.pos, tag, end, true)
 			if err != nil {
 				return err
 			}
-			val, err := d.str(d.pos, tag, end)
+			val, err := d.str(d.pos, tag, end, true)
 			if err != nil {
 				return err
 			}
@@ -416,7 +427,7 @@ func (d *simpleDecoder) value(v *Value, depth int) error {
 			strs = make([]string, 0, d.countStrings(d.pos, end))
 		}
 		for d.pos < end {
-			s, err := d.str(d.pos, tag, end)
+			s, err := d.str(d.pos, tag, end, true)
 			if err != nil {
 				return err
 			}

@@ -265,7 +265,8 @@ func (v Value) Lookup(k string) (Value, bool) {
 
 // Equal reports whether a and b have the same kind and content. Floats
 // compare by bits (so NaN equals the same NaN); map entries compare in
-// order-insensitive fashion, as wire order carries no meaning.
+// order-insensitive fashion, as wire order carries no meaning; message type
+// names are compared only when both are known.
 func Equal(a, b Value) bool {
 	if a.kind != b.kind {
 		return false
@@ -278,7 +279,9 @@ func Equal(a, b Value) bool {
 	case KindBytes:
 		return string(a.raw) == string(b.raw)
 	case KindMessage:
-		return a.str == b.str && string(a.raw) == string(b.raw)
+		// The type name is informational: it only has to agree when both
+		// sides know it.
+		return (a.str == b.str || a.str == "" || b.str == "") && string(a.raw) == string(b.raw)
 	case KindStringArray:
 		if len(a.strs) != len(b.strs) {
 			return false

@@ -8,11 +8,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -51,7 +54,9 @@ func usageErr(format string, args ...any) error {
 }
 
 func main() {
-	err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
 	if err == nil {
 		return
 	}
@@ -69,14 +74,14 @@ func main() {
 	os.Exit(code)
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return &exitError{code: 2, err: errors.New("missing command")}
 	}
 	switch args[0] {
 	case "run":
-		return cmdRun(args[1:], stdout, stderr)
+		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "motan2":
 		if len(args) < 2 {
 			return usageErr("motan2: missing subcommand (decode, call)")
@@ -85,7 +90,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		case "decode":
 			return cmdDecode(args[2:], stdin, stdout, stderr)
 		case "call":
-			return cmdCall(args[2:], stdin, stdout, stderr)
+			return cmdCall(ctx, args[2:], stdin, stdout, stderr)
 		}
 		return usageErr("motan2: unknown subcommand %q (decode, call)", args[1])
 	case "version", "--version":

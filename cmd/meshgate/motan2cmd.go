@@ -239,7 +239,7 @@ func (m *metaFlag) Set(s string) error {
 	return nil
 }
 
-func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func cmdCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("motan2 call", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	group := fs.String("group", "", "service group (M_g)")
@@ -272,7 +272,7 @@ func cmdCall(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return usageErr("motan2 call: ARGS: %v", err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	client := motan2.NewClient(pos[0], motan2.WithConnections(1), motan2.WithDialTimeout(*timeout),
 		motan2.WithErrorThreshold(0), motan2.WithLogger(discardLogger()))

@@ -8,9 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/meshgate/meshgate/internal/demo"
@@ -21,7 +18,9 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Disca
 
 // cmdRun starts meshgate on its embedded default: for now the built-in demo
 // Motan2 service, which later ingresses route to.
-func cmdRun(args []string, stdout, stderr io.Writer) error {
+// It serves until ctx ends (SIGINT/SIGTERM in main), then shuts down
+// gracefully within --shutdown-timeout.
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("motan2-addr", "127.0.0.1:9981", "listen address of the built-in demo Motan2 service")
@@ -38,8 +37,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	logger.Info("meshgate: serving the built-in demo Motan2 service", "addr", l.Addr().String(), "service", demo.Service)
 	fmt.Fprintf(stdout, "try: meshgate motan2 call %s %s hello '[\"world\"]'\n", l.Addr(), demo.Service)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
