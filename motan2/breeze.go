@@ -151,22 +151,30 @@ func DecodeBreeze(body []byte) ([]Value, error) {
 	// exactly sized allocation, without a separate counting pass (Breeze
 	// containers carry element counts, not byte sizes, so counting top-level
 	// values would mean walking everything twice).
+	// The buffer is never returned (only copied), or it would escape.
 	var small [8]Value
-	vs := small[:0]
-	for d.pos < len(body) {
-		if len(vs) == cap(vs) {
-			vs = append(vs, Value{})
-		} else {
-			vs = vs[:len(vs)+1]
+	var big []Value
+	n := 0
+	for ; d.pos < len(body); n++ {
+		var v *Value
+		switch {
+		case n < len(small):
+			v = &small[n]
+		case n == len(small):
+			big = append(make([]Value, 0, 2*len(small)), small[:]...)
+			fallthrough
+		default:
+			big = append(big, Value{})
+			v = &big[n]
 		}
-		if err := d.value(&vs[len(vs)-1], 0); err != nil {
+		if err := d.value(v, 0); err != nil {
 			return nil, err
 		}
 	}
-	if cap(vs) == len(small) {
-		return append([]Value(nil), vs...), nil
+	if big != nil {
+		return big, nil
 	}
-	return vs, nil
+	return append([]Value(nil), small[:n]...), nil
 }
 
 // DecodeBreezeValue decodes a Breeze reply body: one value, null for an
@@ -242,6 +250,19 @@ func (d *breezeDecoder) count(at int, t byte, perEntry int) (int, error) {
 }
 
 func isBreezeStringType(t byte) bool { return t <= breezeString }
+
+// packedString reads a string written without its type byte (varint
+// length + bytes). It exists apart from payload so that string maps and
+// arrays do not pass the address of a local into the recursive decoder,
+// which would move that local to the heap on every element.
+func (d *breezeDecoder) packedString(t byte) (string, error) {
+	at := d.pos
+	n, err := d.varint(at, t)
+	if err != nil {
+		return "", err
+	}
+	return d.strN(at, t, n)
+}
 
 func (d *breezeDecoder) value(v *Value, depth int) error {
 	at := d.pos
@@ -399,14 +420,12 @@ func (d *breezeDecoder) container(v *Value, at int, t byte, depth int) error {
 		if isBreezeStringType(kt) && isBreezeStringType(vt) {
 			pairs := make([]StringPair, n)
 			for i := range pairs {
-				var k, val Value
-				if err := d.payload(&k, d.pos, kt, true, depth); err != nil {
+				if pairs[i].Key, err = d.packedString(kt); err != nil {
 					return err
 				}
-				if err := d.payload(&val, d.pos, vt, true, depth); err != nil {
+				if pairs[i].Value, err = d.packedString(vt); err != nil {
 					return err
 				}
-				pairs[i] = StringPair{k.str, val.str}
 			}
 			*v = Value{kind: KindStringMap, sm: pairs}
 			return nil
@@ -435,11 +454,9 @@ func (d *breezeDecoder) container(v *Value, at int, t byte, depth int) error {
 		if isBreezeStringType(et) {
 			strs := make([]string, n)
 			for i := range strs {
-				var s Value
-				if err := d.payload(&s, d.pos, et, true, depth); err != nil {
+				if strs[i], err = d.packedString(et); err != nil {
 					return err
 				}
-				strs[i] = s.str
 			}
 			*v = Value{kind: KindStringArray, strs: strs}
 			return nil

@@ -244,7 +244,7 @@ func (c *Client) Close() error {
 // Response (whose Frame carries the exception's meta).
 func (c *Client) Call(ctx context.Context, req *Request) (*Response, error) {
 	bp := getBuf()
-	f, body, err := req.frame(*bp)
+	f, body, err := req.frame((*bp)[:0])
 	if err != nil {
 		putBuf(bp)
 		return nil, err

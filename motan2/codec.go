@@ -306,14 +306,19 @@ func appendGzip(dst, body []byte) []byte {
 // Meta pairs that cannot travel (empty key or value, LF inside) are left
 // out, as motan-go does. The body is gzip-compressed when f has FlagGzip or
 // when gzipThreshold > 0 and the body is longer than gzipThreshold bytes;
-// empty bodies and heartbeats are never compressed.
+// empty bodies and heartbeats are never compressed, and exception bodies
+// are written as they are.
 func AppendFrame(dst []byte, f *Frame, gzipThreshold int) ([]byte, error) {
 	flags := f.Flags
-	compress := len(f.Body) > 0 && flags&FlagHeartbeat == 0 &&
+	// The decoder leaves exception bodies as they came (receivers ignore
+	// them, spec 8), so they go back out the same way, flag included,
+	// instead of being compressed a second time.
+	exception := f.IsException()
+	compress := len(f.Body) > 0 && flags&FlagHeartbeat == 0 && !exception &&
 		(flags&FlagGzip != 0 || (gzipThreshold > 0 && len(f.Body) > gzipThreshold))
 	if compress {
 		flags |= FlagGzip
-	} else {
+	} else if !exception {
 		flags &^= FlagGzip
 	}
 	metaSize := f.Meta.encodedSize()

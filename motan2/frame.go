@@ -7,11 +7,13 @@ import (
 	"strings"
 )
 
+// Magic is the first two bytes of every Motan frame (spec section 2).
+const Magic uint16 = 0xF1F1
+
 // Wire constants (spec sections 2-6).
 const (
-	Magic        uint16 = 0xF1F1
-	HeaderSize          = 13 // magic, flags, version/status, serialization, request id
-	MinFrameSize        = 21 // header + two zero size fields
+	HeaderSize   = 13 // magic, flags, version/status, serialization, request id
+	MinFrameSize = 21 // header + two zero size fields
 	// Version2 is the protocol version carried by every Motan2 frame.
 	Version2 uint8 = 1
 	// DefaultMaxSize is the default limit for each of the meta and body

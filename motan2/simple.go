@@ -141,8 +141,9 @@ func unzigzag32(z uint64) int32 { return int32(uint32(z)>>1) ^ -int32(z&1) }
 // use; this package never modifies a body after decoding it. Decoding a
 // body of scalars and strings allocates only the returned slice. Declared
 // sizes are checked against the bytes actually present before anything is
-// allocated, so a hostile body cannot make the decoder allocate more than a
-// small multiple of its own size.
+// allocated and slices are sized by counting real elements, so a hostile
+// body costs at most one Value (128 bytes) per body byte, never an
+// allocation sized from a length field.
 func DecodeSimple(body []byte) ([]Value, error) {
 	if len(body) == 0 {
 		return nil, nil

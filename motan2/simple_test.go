@@ -5,10 +5,25 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
 )
+
+// allocatedBytes returns the average number of heap bytes one call of f
+// allocates.
+func allocatedBytes(f func()) uint64 {
+	const runs = 50
+	f() // warm up
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < runs; i++ {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / runs
+}
 
 func hx(s string) []byte {
 	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
@@ -268,6 +283,9 @@ func TestSimpleHugeSizes(t *testing.T) {
 		})
 		if allocs > 1 {
 			t.Errorf("tag %d: %v allocations, want at most 1 (the error)", tag, allocs)
+		}
+		if n := allocatedBytes(func() { DecodeSimpleValue(body) }); n > 256 {
+			t.Errorf("tag %d: %d bytes allocated per decode", tag, n)
 		}
 	}
 	// A container whose size fits but whose elements don't must not be

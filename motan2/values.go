@@ -236,9 +236,7 @@ func valueOfReflect(rv reflect.Value, depth int) (Value, error) {
 		et := rv.Type().Elem()
 		switch et.Kind() {
 		case reflect.Uint8:
-			if et != valueType {
-				return Bytes(rv.Bytes()), nil
-			}
+			return Bytes(rv.Bytes()), nil
 		case reflect.String:
 			s := make([]string, rv.Len())
 			for i := range s {

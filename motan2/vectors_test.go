@@ -628,3 +628,252 @@ func TestDecodeFrameVectorStream(t *testing.T) {
 		t.Fatalf("%d bytes left", len(all))
 	}
 }
+
+// ---- Frame-level edge cases (frame.go, codec.go, errors.go) ----
+
+// rawFrame assembles a frame from raw meta and body bytes, bypassing the
+// encoder so that malformed meta can be written.
+func rawFrame(flags Flags, meta, body []byte) []byte {
+	b := []byte{0xF1, 0xF1, byte(flags), 0x08, 0x30, 0, 0, 0, 0, 0, 0, 0, 9}
+	b = append(b, byte(len(meta)>>24), byte(len(meta)>>16), byte(len(meta)>>8), byte(len(meta)))
+	b = append(b, meta...)
+	b = append(b, byte(len(body)>>24), byte(len(body)>>16), byte(len(body)>>8), byte(len(body)))
+	return append(b, body...)
+}
+
+// decodeBoth decodes b with DecodeFrame and with ReadFrame and checks that
+// they agree.
+func decodeBoth(t *testing.T, b []byte, lim Limits) (*Frame, error) {
+	t.Helper()
+	f, _, err := DecodeFrame(b, lim)
+	var rf Frame
+	rerr := ReadFrame(bufio.NewReader(bytes.NewReader(b)), &rf, lim)
+	if (err == nil) != (rerr == nil) || (err != nil && err.Error() != rerr.Error()) {
+		t.Fatalf("DecodeFrame: %v, ReadFrame: %v", err, rerr)
+	}
+	if err == nil {
+		if e := sameFrame(f, &rf); e != nil {
+			t.Fatalf("DecodeFrame and ReadFrame differ: %v", e)
+		}
+	}
+	return f, err
+}
+
+func TestFrameMetaParsing(t *testing.T) {
+	tests := []struct {
+		name string
+		meta string
+		want Meta
+		err  error
+	}{
+		{"empty", "", nil, nil},
+		{"one_pair", "k\nv", Meta{{"k", "v"}}, nil},
+		{"trailing_lf", "k\nv\n", Meta{{"k", "v"}}, nil},
+		{"empty_value", "k\n\nk2\nv2", Meta{{"k", ""}, {"k2", "v2"}}, nil},
+		{"only_lf", "\n", nil, nil},
+		{"duplicate_keys_kept_in_order", "k\n1\nk\n2", Meta{{"k", "1"}, {"k", "2"}}, nil},
+		{"utf8_and_spaces", "custom key\nvalue: ü", Meta{{"custom key", "value: ü"}}, nil},
+		{"odd_pieces", "k\nv\nk2", nil, ErrMalformedMeta},
+		{"key_only", "k", nil, ErrMalformedMeta},
+	}
+	for _, c := range tests {
+		t.Run(c.name, func(t *testing.T) {
+			f, err := decodeBoth(t, rawFrame(0, []byte(c.meta), nil), Limits{})
+			if c.err != nil {
+				if !errors.Is(err, c.err) {
+					t.Fatalf("error %v, want %v", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Meta) != len(c.want) {
+				t.Fatalf("meta %q, want %q", f.Meta, c.want)
+			}
+			for i := range c.want {
+				if f.Meta[i] != c.want[i] {
+					t.Fatalf("meta %q, want %q", f.Meta, c.want)
+				}
+			}
+		})
+	}
+	if got := (Meta{{"k", "1"}, {"k", "2"}}).Get("k"); got != "2" {
+		t.Errorf("duplicate key: Get = %q, want the last value", got)
+	}
+	t.Run("encoder_drops_untransportable_pairs", func(t *testing.T) {
+		f := &Frame{Meta: Meta{{"a", ""}, {"", "b"}, {"c\n", "d"}, {"e", "f\ng"}, {"h", "i"}}}
+		b, err := AppendFrame(nil, f, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := rawFrame(0, []byte("h\ni"), nil); !bytes.Equal(b[13:], want[13:]) {
+			t.Fatalf("got %q", b[13:])
+		}
+	})
+}
+
+func TestFrameForeignProtocols(t *testing.T) {
+	v1 := []byte{0xF1, 0xF1, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 16, 0xF0, 0xF0, 1, 0}
+	tests := []struct {
+		name string
+		in   []byte
+		err  error
+		text string
+	}{
+		{"motan_v1", v1, ErrMotanV1, "v1"},
+		{"motan_v1_first_five_bytes_only", v1[:5], ErrMotanV1, "v1"},
+		{"http", []byte("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"), ErrBadMagic, "HTTP/1.x"},
+		{"http2_preface", []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), ErrBadMagic, "HTTP/2"},
+		{"tls", []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01}, ErrBadMagic, "TLS"},
+		{"version_2", []byte{0xF1, 0xF1, 0, 0x10, 0x30, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, ErrUnsupportedVersion, "2"},
+	}
+	for _, c := range tests {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := DecodeFrame(c.in, Limits{})
+			var f Frame
+			rerr := ReadFrame(bufio.NewReader(bytes.NewReader(c.in)), &f, Limits{})
+			for _, e := range []error{err, rerr} {
+				if !errors.Is(e, c.err) || !strings.Contains(e.Error(), c.text) {
+					t.Errorf("error %v, want %v mentioning %q", e, c.err, c.text)
+				}
+			}
+		})
+	}
+}
+
+func TestFrameSizeLimits(t *testing.T) {
+	huge := []byte{0xF1, 0xF1, 0, 0x08, 0x30, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff}
+	t.Run("meta_size_rejected_before_allocation", func(t *testing.T) {
+		br := bufio.NewReader(nil)
+		rd := bytes.NewReader(nil)
+		var f Frame
+		var se *SizeError
+		rd.Reset(huge)
+		br.Reset(rd)
+		if err := ReadFrame(br, &f, Limits{}); !errors.As(err, &se) || se.Section != "meta" || !errors.Is(err, ErrFrameTooLarge) {
+			t.Fatalf("ReadFrame: %v", err)
+		}
+		if _, _, err := DecodeFrame(huge, Limits{}); !errors.As(err, &se) || se.Size != 0xffffffff {
+			t.Fatalf("DecodeFrame: %v", err)
+		}
+		if n := testing.AllocsPerRun(50, func() { rd.Reset(huge); br.Reset(rd); ReadFrame(br, &f, Limits{}) }); n > 1 {
+			t.Errorf("ReadFrame: %v allocations, want only the error", n)
+		}
+		if n := testing.AllocsPerRun(50, func() { DecodeFrame(huge, Limits{}) }); n > 2 {
+			t.Errorf("DecodeFrame: %v allocations, want only the Frame and the error", n)
+		}
+	})
+	t.Run("body_size_rejected_before_allocation", func(t *testing.T) {
+		b := rawFrame(0, []byte("k\nv"), nil)
+		b[len(b)-4], b[len(b)-3] = 0x7f, 0xff // body size 2 GiB, no body bytes
+		var se *SizeError
+		_, err := decodeBoth(t, b, Limits{})
+		if !errors.As(err, &se) || se.Section != "body" || se.Limit != DefaultMaxSize {
+			t.Fatalf("error %v, want a body *SizeError", err)
+		}
+		if n := allocatedBytes(func() { ReadFrame(bufio.NewReader(bytes.NewReader(b)), &Frame{}, Limits{}) }); n > 16<<10 {
+			t.Errorf("%d bytes allocated", n)
+		}
+	})
+	t.Run("exact_limits_allowed", func(t *testing.T) {
+		b := rawFrame(0, []byte("k\nv"), []byte("body"))
+		if _, err := decodeBoth(t, b, Limits{MaxMetaSize: 3, MaxBodySize: 4}); err != nil {
+			t.Fatal(err)
+		}
+		var se *SizeError
+		if _, err := decodeBoth(t, b, Limits{MaxMetaSize: 2}); !errors.As(err, &se) || se.Section != "meta" {
+			t.Fatalf("meta one byte over: %v", err)
+		}
+		if _, err := decodeBoth(t, b, Limits{MaxBodySize: 3}); !errors.As(err, &se) || se.Section != "body" {
+			t.Fatalf("body one byte over: %v", err)
+		}
+	})
+	t.Run("gzip_bomb", func(t *testing.T) {
+		for _, c := range []struct {
+			name  string
+			size  int
+			limit Limits
+		}{
+			{"default_limit", DefaultMaxSize + 1, Limits{}},
+			{"small_limit", 1 << 20, Limits{MaxBodySize: 64 << 10}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				bomb := appendGzip(nil, make([]byte, c.size))
+				b := rawFrame(FlagGzip, nil, bomb)
+				var se *SizeError
+				if _, err := decodeBoth(t, b, c.limit); !errors.As(err, &se) || se.Section != "gzip body" {
+					t.Fatalf("%d-byte gzip body of %d bytes: %v, want a gzip body *SizeError", c.size, len(bomb), err)
+				}
+			})
+		}
+		// Exactly at the limit is fine.
+		b := rawFrame(FlagGzip, nil, appendGzip(nil, make([]byte, 1000)))
+		if f, err := decodeBoth(t, b, Limits{MaxBodySize: 1000}); err != nil || len(f.Body) != 1000 {
+			t.Fatalf("1000 bytes at limit 1000: %v", err)
+		}
+	})
+	t.Run("bad_gzip", func(t *testing.T) {
+		for _, body := range [][]byte{[]byte("not gzip"), appendGzip(nil, []byte("abc"))[:12]} {
+			if _, err := decodeBoth(t, rawFrame(FlagGzip, nil, body), Limits{}); !errors.Is(err, ErrBadGzip) {
+				t.Errorf("%x: %v, want ErrBadGzip", body, err)
+			}
+		}
+	})
+}
+
+// TestTruncatedFrames cuts every vector frame at every length.
+func TestTruncatedFrames(t *testing.T) {
+	idx, data := loadVectors(t)
+	for _, v := range idx.Vectors {
+		raw := data[v.Name]
+		if len(raw) > 4096 {
+			raw = raw[:4096]
+		}
+		for n := 0; n < len(raw); n++ {
+			if _, _, err := DecodeFrame(raw[:n], Limits{}); !errors.Is(err, ErrTruncated) {
+				t.Fatalf("%s cut at %d: DecodeFrame: %v", v.Name, n, err)
+			}
+			var f Frame
+			err := ReadFrame(bufio.NewReaderSize(bytes.NewReader(raw[:n]), 16), &f, Limits{})
+			if n == 0 && err != io.EOF || n > 0 && !errors.Is(err, ErrTruncated) {
+				t.Fatalf("%s cut at %d: ReadFrame: %v", v.Name, n, err)
+			}
+		}
+	}
+}
+
+func TestExceptionJSONMatchesVector(t *testing.T) {
+	_, data := loadVectors(t)
+	want := data["res_exception_biz"]
+	e := &Exception{ErrCode: 503, ErrMsg: "order 42 not found", ErrType: ErrTypeBiz}
+	if got := e.JSON(); got != `{"errcode":503,"errmsg":"order 42 not found","errtype":2}` {
+		t.Fatalf("JSON() = %s", got)
+	}
+	f := NewExceptionResponse(&Frame{RequestID: 27, Serialization: SerializationSimple}, e)
+	f.Meta = append(Meta{{MetaProcessTime, "3"}}, f.Meta...) // the vector's order
+	b, err := AppendFrame(nil, f, 0)
+	if err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("exception frame:\n got %x\nwant %x (%v)", b, want, err)
+	}
+	// Go's HTML escaping, as motan-go writes it.
+	if got := (&Exception{ErrCode: 1, ErrMsg: "a<b>&\n"}).JSON(); got != `{"errcode":1,"errmsg":"a\u003cb\u003e\u0026\n","errtype":0}` {
+		t.Fatalf("escaping: %s", got)
+	}
+}
+
+// TestExceptionBodyPassesThrough: exception bodies are not gunzipped on
+// decode (spec 8: receivers ignore them), so re-encoding must not gzip them
+// a second time; a proxy forwards them as they came.
+func TestExceptionBodyPassesThrough(t *testing.T) {
+	in := rawFrame(FlagGzip|FlagResponse, []byte("M_e\n{}"), []byte("opaque"))
+	in[3] = 0x09 // version 1, status exception
+	f, err := decodeBoth(t, in, Limits{})
+	if err != nil || !f.IsException() || string(f.Body) != "opaque" {
+		t.Fatalf("decoded %+v, %v", f, err)
+	}
+	out, err := AppendFrame(nil, f, 1)
+	if err != nil || !bytes.Equal(out, in) {
+		t.Fatalf("re-encoded:\n got %x\nwant %x (%v)", out, in, err)
+	}
+}
