@@ -195,8 +195,9 @@ func DecodeBreezeValue(body []byte) (Value, error) {
 }
 
 type breezeDecoder struct {
-	b   []byte
-	pos int
+	b      []byte
+	pos    int
+	values int // decoded so far, held to MaxValueCount
 }
 
 func (d *breezeDecoder) fail(at, t int, reason string) error {
@@ -278,6 +279,9 @@ func (d *breezeDecoder) value(v *Value, depth int) error {
 // a packed container without its own type byte, where strings and integers
 // always use their full-width forms and bools still carry 0x9A/0x9B.
 func (d *breezeDecoder) payload(v *Value, at int, t byte, packed bool, depth int) error {
+	if d.values++; d.values > MaxValueCount {
+		return d.fail(at, int(t), "more than MaxValueCount values in one body")
+	}
 	switch {
 	case t <= breezeString:
 		var n uint64

@@ -188,8 +188,9 @@ func DecodeSimpleValue(body []byte) (Value, error) {
 }
 
 type simpleDecoder struct {
-	b   []byte
-	pos int
+	b      []byte
+	pos    int
+	values int // decoded so far, held to MaxValueCount
 }
 
 func (d *simpleDecoder) fail(at, tag int, reason string) error {
@@ -329,6 +330,9 @@ func (d *simpleDecoder) varint(at int, tag byte) (uint64, error) {
 // returning Values saves copying the (large) Value struct around.
 func (d *simpleDecoder) value(v *Value, depth int) error {
 	at := d.pos
+	if d.values++; d.values > MaxValueCount {
+		return d.fail(at, -1, "more than MaxValueCount values in one body")
+	}
 	if at >= len(d.b) {
 		return d.fail(at, -1, "unexpected end of body")
 	}

@@ -296,11 +296,16 @@ func Equal(a, b Value) bool {
 		if len(a.sm) != len(b.sm) {
 			return false
 		}
+		used := make([]bool, len(b.sm))
+	pairs:
 		for _, p := range a.sm {
-			q, ok := b.Lookup(p.Key)
-			if !ok || q.str != p.Value {
-				return false
+			for j, q := range b.sm {
+				if !used[j] && p == q {
+					used[j] = true
+					continue pairs
+				}
 			}
+			return false
 		}
 		return true
 	case KindArray:
@@ -317,13 +322,14 @@ func Equal(a, b Value) bool {
 		if len(a.list) != len(b.list) {
 			return false
 		}
+		// Entries match as a multiset, so duplicate keys (legal on the
+		// wire) compare correctly too.
+		used := make([]bool, len(b.list)/2)
 	outer:
 		for i := 0; i < len(a.list); i += 2 {
 			for j := 0; j < len(b.list); j += 2 {
-				if Equal(a.list[i], b.list[j]) {
-					if !Equal(a.list[i+1], b.list[j+1]) {
-						return false
-					}
+				if !used[j/2] && Equal(a.list[i], b.list[j]) && Equal(a.list[i+1], b.list[j+1]) {
+					used[j/2] = true
 					continue outer
 				}
 			}

@@ -14,6 +14,13 @@ import (
 // levels at most.
 const MaxValueDepth = 100
 
+// MaxValueCount bounds the values (containers and their elements included)
+// one body may decode to. A Value is 128 bytes and a Simple null one byte,
+// so without it a 10 MiB body of nulls would cost over a gigabyte; with it
+// a body costs at most about 128 MiB of Values, and real payloads stay far
+// below.
+const MaxValueCount = 1 << 20
+
 // ErrBadValue is wrapped by every error a value decoder returns for a
 // malformed body. The concrete error is a *ValueError.
 var ErrBadValue = errors.New("motan2: malformed value")

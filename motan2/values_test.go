@@ -549,3 +549,38 @@ func TestFromPlainJSON(t *testing.T) {
 		t.Error("a bad typed object inside plain JSON was accepted")
 	}
 }
+
+func TestValueCountIsBounded(t *testing.T) {
+	nulls := make([]byte, MaxValueCount+1) // Simple null is one zero byte
+	if _, err := DecodeSimple(nulls); !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "MaxValueCount") {
+		t.Fatalf("simple: %v", err)
+	}
+	if vs, err := DecodeSimple(nulls[:MaxValueCount]); err != nil || len(vs) != MaxValueCount {
+		t.Fatalf("simple at the limit: %d values, %v", len(vs), err)
+	}
+	breezeNulls := bytes.Repeat([]byte{0x99}, MaxValueCount+1)
+	if _, err := DecodeBreeze(breezeNulls); !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "MaxValueCount") {
+		t.Fatalf("breeze: %v", err)
+	}
+}
+
+func TestEqualMapsWithDuplicateKeys(t *testing.T) {
+	a := Map(String("k"), Int32(1), String("k"), Int32(2))
+	b := Map(String("k"), Int32(2), String("k"), Int32(1))
+	c := Map(String("k"), Int32(1), String("k"), Int32(1))
+	if !Equal(a, a) || !Equal(a, b) {
+		t.Fatal("maps with the same duplicate-key entries differ")
+	}
+	if Equal(a, c) || Equal(c, a) {
+		t.Fatal("maps with different entries are equal")
+	}
+}
+
+func TestEqualStringMapsWithDuplicateKeys(t *testing.T) {
+	a := StringMap([]StringPair{{"k", "1"}, {"k", "2"}})
+	b := StringMap([]StringPair{{"k", "2"}, {"k", "1"}})
+	c := StringMap([]StringPair{{"k", "2"}, {"k", "2"}})
+	if !Equal(a, a) || !Equal(a, b) || Equal(a, c) {
+		t.Fatal("string map equality with duplicate keys is wrong")
+	}
+}

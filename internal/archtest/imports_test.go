@@ -1,0 +1,57 @@
+// Package archtest checks the dependency rules of ARCHITECTURE.md: which
+// packages may import what.
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/meshgate/meshgate"
+
+// packages returns each package of the module with its non-test imports.
+func packages(t *testing.T) map[string][]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"/...").Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list: %v", err)
+	}
+	pkgs := make(map[string][]string)
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkgs[f[0]] = f[1:]
+	}
+	return pkgs
+}
+
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+func TestMotan2ImportsOnlyTheStandardLibrary(t *testing.T) {
+	pkgs := packages(t)
+	imports, ok := pkgs[module+"/motan2"]
+	if !ok {
+		t.Fatalf("package motan2 not found among %d packages", len(pkgs))
+	}
+	for _, imp := range imports {
+		if !isStd(imp) {
+			t.Errorf("motan2 imports %s; it may use only the standard library", imp)
+		}
+	}
+}
+
+func TestOnlyCommandsImportInternalDemo(t *testing.T) {
+	for pkg, imports := range packages(t) {
+		for _, imp := range imports {
+			if imp == module+"/internal/demo" && !strings.HasPrefix(pkg, module+"/cmd/") {
+				t.Errorf("%s imports the demo service; only cmd/ may", pkg)
+			}
+		}
+	}
+}
