@@ -394,31 +394,20 @@ func (c *Client) startProbe() {
 	}
 	c.wg.Add(1)
 	go func() {
-		defer c.wg.Done()
 		defer c.probing.Store(false)
-		t := time.NewTicker(c.opts.keepaliveInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.done:
-				return
-			case <-t.C:
-			}
+		c.every(c.opts.keepaliveInterval, func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			err := c.Heartbeat(ctx)
-			cancel()
-			if err == nil {
-				return
-			}
-		}
+			defer cancel()
+			return c.Heartbeat(ctx) == nil
+		})
 	}()
 }
 
-// idleLoop probes idle connections (WithIdleHeartbeat).
-func (c *Client) idleLoop() {
+// every runs fn every d until fn returns true or the client closes. It
+// ends one unit of c.wg.
+func (c *Client) every(d time.Duration, fn func() (stop bool)) {
 	defer c.wg.Done()
-	d := c.opts.idleHeartbeat
-	t := time.NewTicker(max(d/2, time.Millisecond))
+	t := time.NewTicker(max(d, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -426,6 +415,16 @@ func (c *Client) idleLoop() {
 			return
 		case <-t.C:
 		}
+		if fn() {
+			return
+		}
+	}
+}
+
+// idleLoop probes idle connections (WithIdleHeartbeat).
+func (c *Client) idleLoop() {
+	d := c.opts.idleHeartbeat
+	c.every(d/2, func() bool {
 		for _, s := range c.slots {
 			s.mu.Lock()
 			cn := s.conn
@@ -448,7 +447,8 @@ func (c *Client) idleLoop() {
 				}
 			}()
 		}
-	}
+		return false
+	})
 }
 
 // slot is one position of the connection pool. It holds the current

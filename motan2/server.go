@@ -173,14 +173,7 @@ func (s *Server) Serve(l net.Listener) error {
 // closes every connection. It returns ctx.Err() when requests were still
 // running at the deadline.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.init()
-	s.mu.Lock()
-	s.draining.Store(true)
-	for l := range s.listeners {
-		l.Close()
-	}
-	s.mu.Unlock()
-
+	s.stopAccepting()
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
 	var err error
@@ -196,6 +189,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes listeners and connections at once; running handlers see
 // their context cancelled and their replies are dropped.
 func (s *Server) Close() error {
+	s.stopAccepting()
+	s.closeConns()
+	return nil
+}
+
+// stopAccepting switches to draining and closes the listeners. Draining is
+// set under s.mu: see the read loop.
+func (s *Server) stopAccepting() {
 	s.init()
 	s.mu.Lock()
 	s.draining.Store(true)
@@ -203,8 +204,6 @@ func (s *Server) Close() error {
 		l.Close()
 	}
 	s.mu.Unlock()
-	s.closeConns()
-	return nil
 }
 
 func (s *Server) closeConns() {

@@ -652,3 +652,36 @@ func TestClosedClient(t *testing.T) {
 		t.Fatalf("call on closed client: %v", err)
 	}
 }
+
+// A peer that reads but never answers (a half-open connection, a wedged
+// server) is detected by idle heartbeats: the pending call fails long
+// before its own deadline.
+func TestIdleHeartbeatClosesSilentConnection(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		accepted <- nc
+		io.Copy(io.Discard, nc)
+	}()
+	c := newClient(t, l.Addr().String(), motan2.WithIdleHeartbeat(50*time.Millisecond), motan2.WithErrorThreshold(0))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	_, err = call(ctx, c, "echo", motan2.String("into the void"))
+	if !errors.Is(err, motan2.ErrConnClosed) || !strings.Contains(err.Error(), "idle heartbeat failed") {
+		t.Fatalf("call on a silent connection: %v", err)
+	}
+	if waited := time.Since(start); waited > 30*time.Second {
+		t.Fatalf("detection took %v", waited)
+	}
+	nc := <-accepted
+	nc.Close()
+}
