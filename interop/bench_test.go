@@ -13,6 +13,9 @@ import (
 // benchPayload is the argument echoed by every benchmark call.
 const benchPayload = "hello motan2"
 
+// parallelism is the b.SetParallelism factor of the parallel benchmarks.
+const parallelism = 8
+
 // BenchmarkRoundTrip measures one echo call of a short string over
 // loopback TCP for every client/server pairing:
 //
@@ -21,9 +24,10 @@ const benchPayload = "hello motan2"
 //	ours-to-motan-go  our client     → motan-go server
 //	motan-go-to-ours  motan-go client → our server
 //
-// each called from one goroutine (serial) and from GOMAXPROCS goroutines
-// (parallel, b.RunParallel), the way a gateway uses a client. Both clients
-// use 2 connections.
+// each called from one goroutine (serial) and from parallelism×GOMAXPROCS
+// goroutines (parallel, b.RunParallel): a gateway shares one client among
+// many concurrent requests, which keeps several calls in flight on each
+// connection. Both clients use 2 connections.
 //
 // Client and server run in the same process, so every per-op figure is
 // the cost of BOTH ends of the call: allocs/op and B/op count the
@@ -99,6 +103,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportAllocs()
+				b.SetParallelism(parallelism)
 				cpu := startCPU(b)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {

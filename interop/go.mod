@@ -5,6 +5,7 @@ go 1.24
 require (
 	github.com/meshgate/meshgate v0.0.0-00010101000000-000000000000
 	github.com/weibocom/motan-go v1.2.0
+	github.com/weibreeze/breeze-go v0.1.1
 )
 
 require (
@@ -20,7 +21,6 @@ require (
 	github.com/samuel/go-zookeeper v0.0.0-20180130194729-c4fab1ac1bec // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasthttp v1.2.0 // indirect
-	github.com/weibreeze/breeze-go v0.1.1 // indirect
 	go.uber.org/atomic v1.4.0 // indirect
 	go.uber.org/multierr v1.1.0 // indirect
 	go.uber.org/zap v1.10.0 // indirect

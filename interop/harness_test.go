@@ -14,12 +14,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/meshgate/meshgate/internal/leakcheck"
 	"github.com/meshgate/meshgate/motan2"
 )
 
@@ -252,38 +252,11 @@ func checkRawHeartbeats(t *testing.T, addr string) {
 // motan-go's own goroutines are not checked: motan-go keeps process-wide
 // worker pools and tickers by design.
 func checkNoLeaks(t *testing.T) {
+	t.Helper()
 	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			leaked := motan2Goroutines()
-			if len(leaked) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutine(s) of the motan2 package still running after close:\n%s",
-					len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval
+		if leaked := leakcheck.WaitMatching("github.com/meshgate/meshgate/motan2.", 5*time.Second); len(leaked) > 0 {
+			t.Errorf("%d goroutine(s) of the motan2 package still running after close:\n%s",
+				len(leaked), strings.Join(leaked, "\n\n"))
 		}
 	})
-}
-
-func motan2Goroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "github.com/meshgate/meshgate/motan2.") {
-			out = append(out, g)
-		}
-	}
-	return out
 }

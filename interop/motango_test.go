@@ -23,6 +23,7 @@ import (
 	mpro "github.com/weibocom/motan-go/protocol"
 	"github.com/weibocom/motan-go/serialize"
 	"github.com/weibocom/motan-go/server"
+	"github.com/weibreeze/breeze-go"
 )
 
 // Services exported by the motan-go server.
@@ -124,6 +125,8 @@ var extFactory = func() motan.ExtensionFactory {
 //	wiresize  returns the body size of the request as it was on the wire
 //	          (int64), to check that a request really travelled gzip'ed
 //	void      returns no value
+//	block     waits until the test closes blockers[caseKey], then returns
+//	          "late reply" (to produce replies that arrive after a timeout)
 //
 // Any other method gets a 500 service exception. When the request carries
 // the caseKey attachment, the decoded arguments are recorded in goSeen.
@@ -152,27 +155,20 @@ func (p *echoProvider) Call(req motan.Request) motan.Response {
 	if rc := req.GetRPCContext(false); rc != nil {
 		wireSize = rc.BodySize // set before the body is gunzipped
 	}
-	if name := req.GetAttachment(caseKey); name != "" {
-		// Record a decoding of a copy of the body: motan-go's decoded byte
-		// arrays alias the pooled request message, reused after the reply.
-		var seen []interface{}
-		if raw := req.GetArguments(); len(raw) == 1 {
-			if dv, ok := raw[0].(*motan.DeserializableValue); ok {
-				var err error
-				seen, err = dv.Serialization.DeSerializeMulti(append([]byte(nil), dv.Body...), nil)
-				if err != nil {
-					seen = []interface{}{"record: " + err.Error()}
-				}
-			}
-		}
-		goSeen.Store(name, seen)
-	}
-	// nil target types: Simple decodes every value to its natural Go type.
-	if err := req.ProcessDeserializable(nil); err != nil {
+	args, err := decodeAllArgs(req, false)
+	if err != nil {
 		res.Exception = &motan.Exception{ErrCode: 500, ErrMsg: "deserialize: " + err.Error(), ErrType: motan.ServiceException}
 		return res
 	}
-	args := req.GetArguments()
+	if name := req.GetAttachment(caseKey); name != "" {
+		// Record a decoding of a copy of the body: motan-go's decoded byte
+		// arrays alias the pooled request message, reused after the reply.
+		seen, err := decodeAllArgs(req, true)
+		if err != nil {
+			seen = []interface{}{"record: " + err.Error()}
+		}
+		goSeen.Store(name, seen)
+	}
 	switch req.GetMethod() {
 	case "echo":
 		switch len(args) {
@@ -194,10 +190,56 @@ func (p *echoProvider) Call(req motan.Request) motan.Response {
 	case "wiresize":
 		res.Value = int64(wireSize)
 	case "void":
+	case "block":
+		// Holds the reply until the test closes blockers[caseKey].
+		ch, _ := blockers.Load(req.GetAttachment(caseKey))
+		if ch, ok := ch.(chan struct{}); ok {
+			select {
+			case <-ch:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		res.Value = "late reply"
 	default:
 		res.Exception = &motan.Exception{ErrCode: 500, ErrMsg: "no such method: " + req.GetMethod(), ErrType: motan.ServiceException}
 	}
 	return res
+}
+
+// blockers holds, by caseKey value, the channels that "block" calls wait on.
+var blockers sync.Map
+
+// decodeAllArgs decodes the arguments of req with its own serialization
+// and no target types (motan-go's breeze serialization decodes nothing
+// without target types, so breeze bodies are read value by value here).
+// With fresh, a copy of the body is decoded, so that no value aliases the
+// pooled request message.
+func decodeAllArgs(req motan.Request, fresh bool) ([]interface{}, error) {
+	raw := req.GetArguments()
+	if len(raw) != 1 {
+		return raw, nil
+	}
+	dv, ok := raw[0].(*motan.DeserializableValue)
+	if !ok {
+		return raw, nil
+	}
+	body := dv.Body
+	if fresh {
+		body = append([]byte(nil), body...)
+	}
+	if dv.Serialization.GetSerialNum() != serialize.BreezeNumber {
+		return dv.Serialization.DeSerializeMulti(body, nil)
+	}
+	var out []interface{}
+	buf := breeze.CreateBuffer(body)
+	for buf.Remain() > 0 {
+		v, err := breeze.ReadValue(buf, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func toInt(v interface{}) (int, bool) {
@@ -222,10 +264,15 @@ type motanGoServer struct {
 
 // startMotanGoServer starts a motan-go MotanServer on 127.0.0.1 exporting
 // echoService (plain) and gzipEchoService (mingzSize = motanGoGzipSize),
+// with extra server URL parameters given as key, value pairs (e.g.
+// maxContentLength),
 // waits until it accepts connections and registers its shutdown with
 // tb.Cleanup. Connections stay served until their clients close them.
-func startMotanGoServer(tb testing.TB) *motanGoServer {
+func startMotanGoServer(tb testing.TB, params ...string) *motanGoServer {
 	tb.Helper()
+	if len(params)%2 != 0 {
+		tb.Fatal("startMotanGoServer: params must be key, value pairs")
+	}
 	handler := &server.DefaultMessageHandler{}
 	handler.Initialize()
 	handler.AddProvider(newEchoProvider(echoService, nil))
@@ -245,6 +292,9 @@ func startMotanGoServer(tb testing.TB) *motanGoServer {
 			Host:       "127.0.0.1",
 			Port:       port,
 			Parameters: map[string]string{motan.NodeTypeKey: "agent"},
+		}
+		for i := 0; i < len(params); i += 2 {
+			url.Parameters[params[i]] = params[i+1]
 		}
 		srv := &server.MotanServer{URL: url}
 		if err := srv.Open(false, false, handler, extFactory); err != nil {
@@ -277,7 +327,8 @@ func freePort(tb testing.TB) int {
 // newMotanGoEndpoint returns an initialised motan-go client endpoint (the
 // "motan2" endpoint motan-go's clusters use) for addr, with its connection
 // pool already connected. params override the URL parameters, e.g.
-// clientConnection, requestTimeout or mingzSize. The endpoint is destroyed
+// clientConnection, requestTimeout, mingzSize or serialization ("simple",
+// the default, or "breeze"). The endpoint is destroyed
 // by tb.Cleanup.
 func newMotanGoEndpoint(tb testing.TB, addr string, params map[string]string) *endpoint.MotanCommonEndpoint {
 	tb.Helper()
@@ -300,7 +351,12 @@ func newMotanGoEndpoint(tb testing.TB, addr string, params map[string]string) *e
 	ep := &endpoint.MotanCommonEndpoint{}
 	ep.SetURL(url)
 	ep.SetProxy(false)
-	ep.SetSerialization(&serialize.SimpleSerialization{})
+	// The channels capture the serialization in Initialize.
+	if p[motan.SerializationKey] == serialize.Breeze {
+		ep.SetSerialization(&serialize.BreezeSerialization{})
+	} else {
+		ep.SetSerialization(&serialize.SimpleSerialization{})
+	}
 	ep.Initialize()
 	tb.Cleanup(ep.Destroy)
 	if !ep.IsAvailable() {

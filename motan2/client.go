@@ -305,11 +305,20 @@ func (c *Client) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Fram
 	if !heartbeat && !c.available.Load() {
 		return nil, &CallError{Addr: c.addr, Err: ErrUnavailable}
 	}
-	cn, err := c.pick(ctx)
-	if err != nil {
-		return nil, &CallError{Addr: c.addr, Err: err}
+	// A connection can die between being picked and taking the call; the
+	// call then never left, so it is retried once on a fresh pick.
+	for attempt := 0; ; attempt++ {
+		cn, err := c.pick(ctx)
+		if err != nil {
+			return nil, &CallError{Addr: c.addr, Err: err}
+		}
+		resp, err := cn.roundTrip(ctx, f, heartbeat)
+		var ce *CallError
+		if attempt == 0 && errors.As(err, &ce) && !ce.Sent && errors.Is(err, ErrConnClosed) {
+			continue
+		}
+		return resp, err
 	}
-	return cn.roundTrip(ctx, f, heartbeat)
 }
 
 // pick returns a live connection with a free in-flight slot, trying each
@@ -468,8 +477,13 @@ func (s *slot) get(ctx context.Context) (*conn, error) {
 	for {
 		s.mu.Lock()
 		if cn := s.conn; cn != nil {
-			s.mu.Unlock()
-			return cn, nil
+			select {
+			case <-cn.closed: // dying: do not hand it out, dial a replacement
+				s.conn = nil
+			default:
+				s.mu.Unlock()
+				return cn, nil
+			}
 		}
 		if s.dialing == nil {
 			if s.failures > 0 && time.Now().Before(s.retryAt) {
@@ -620,8 +634,7 @@ func (cn *conn) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Frame
 		if cn.forget(id) {
 			pendingPool.Put(pc)
 		}
-		cn.close(fmt.Errorf("write: %w", err))
-		return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: err}
+		return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: cn.close(fmt.Errorf("write: %w", err))}
 	}
 
 	select {
@@ -704,12 +717,13 @@ func (cn *conn) readLoop() {
 }
 
 // close fails every pending call with err's cause and closes the socket.
-// It is idempotent; the first error wins.
-func (cn *conn) close(err error) {
+// It is idempotent: the first error wins and is returned to every caller.
+func (cn *conn) close(err error) error {
 	cn.mu.Lock()
 	if cn.err != nil {
+		err = cn.err
 		cn.mu.Unlock()
-		return
+		return err
 	}
 	if !errors.Is(err, ErrClientClosed) {
 		err = fmt.Errorf("%w: %v", ErrConnClosed, err)
@@ -718,9 +732,11 @@ func (cn *conn) close(err error) {
 	pending := cn.pending
 	cn.pending = nil
 	cn.mu.Unlock()
+	// Leave the pool before closing the socket, which can block behind a
+	// write: new calls must dial a replacement, not pick this one.
 	close(cn.closed)
-	cn.nc.Close()
 	cn.s.dropped(cn, err)
+	cn.nc.Close()
 	for _, pc := range pending {
 		pc.err = err
 		pc.ch <- struct{}{}
@@ -728,4 +744,5 @@ func (cn *conn) close(err error) {
 	if len(pending) > 0 || !errors.Is(err, ErrClientClosed) {
 		cn.c.opts.logger.Warn("motan2: connection closed", "addr", cn.c.addr, "error", err, "failed_calls", len(pending))
 	}
+	return err
 }

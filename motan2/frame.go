@@ -189,6 +189,11 @@ type Frame struct {
 	WireBodySize int
 
 	metaStore [8]MetaPair // backing store for small meta lists, saves an allocation
+
+	// bare marks the minimal error frames motan-go sends when a request
+	// fails before it has a response object (spec 11.4): a Server adds no
+	// M_pt to them.
+	bare bool
 }
 
 // IsRequest reports whether f is a request (including heartbeat requests).
@@ -261,6 +266,15 @@ func NewExceptionResponse(req *Frame, e *Exception) *Frame {
 	f := &Frame{Flags: FlagResponse, Version: Version2, Status: StatusException,
 		Serialization: req.Serialization, RequestID: req.RequestID}
 	f.Meta = append(f.metaStore[:0], MetaPair{MetaException, e.JSON()})
+	return f
+}
+
+// newEarlyFailure returns motan-go's minimal error frame for a request that
+// could not even be decoded: serialization simple, M_e only (spec 11.4).
+func newEarlyFailure(req *Frame, e *Exception) *Frame {
+	f := NewExceptionResponse(req, e)
+	f.Serialization = SerializationSimple
+	f.bare = true
 	return f
 }
 

@@ -78,8 +78,12 @@ func (fn serviceHandler) ServeMotan2(ctx context.Context, f *Frame) *Frame {
 	if f.Serialization != SerializationPB {
 		args, err := DecodeArgs(f.Serialization, f.Body)
 		if err != nil {
-			return NewExceptionResponse(f, &Exception{ErrCode: 500,
-				ErrMsg: "deserialize fail. err:" + err.Error() + " method:" + req.Method, ErrType: ErrTypeService})
+			msg := err.Error()
+			if errors.Is(err, ErrUnsupportedSerialization) {
+				msg = "message serialize not found" // motan-go's words, which peers may match on
+			}
+			return newEarlyFailure(f, &Exception{ErrCode: 500,
+				ErrMsg: "deserialize fail. err:" + msg + " method:" + req.Method, ErrType: ErrTypeService})
 		}
 		req.Args = args
 	}

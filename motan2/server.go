@@ -49,7 +49,8 @@ type Server struct {
 	// being read until a handler finishes: TCP backpressure, not errors.
 	MaxConcurrentRequests int
 	// GzipThreshold compresses reply bodies longer than this (default 0:
-	// off). Replies to gzip requests are compressed whatever their size.
+	// off), like motan-go's mingzSize; a gzip request does not by itself
+	// make the reply compressed.
 	GzipThreshold int
 	// Proxy sets the proxy bit on responses, as a motan-go agent does.
 	Proxy bool
@@ -377,11 +378,8 @@ func (c *serverConn) reply(req, resp *Frame, start time.Time) {
 	if c.s.Proxy {
 		resp.Flags |= FlagProxy
 	}
-	if req.Flags&FlagGzip != 0 && len(resp.Body) > 0 && !resp.IsException() {
-		resp.Flags |= FlagGzip
-	}
 	resp.RequestID = req.RequestID
-	if _, ok := resp.Meta.Lookup(MetaProcessTime); !ok {
+	if _, ok := resp.Meta.Lookup(MetaProcessTime); !ok && !resp.bare {
 		resp.Meta = append(resp.Meta, MetaPair{MetaProcessTime, processTime(time.Since(start))})
 	}
 	bp := getBuf()

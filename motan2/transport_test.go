@@ -2,12 +2,14 @@ package motan2_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -684,4 +686,33 @@ func TestIdleHeartbeatClosesSilentConnection(t *testing.T) {
 	}
 	nc := <-accepted
 	nc.Close()
+}
+
+// A request in a serialization we cannot decode gets motan-go's minimal
+// error frame, byte for byte (golden vector res_live_bad_serialization).
+func TestUnsupportedSerializationReplyMatchesMotanGo(t *testing.T) {
+	_, addr := startServer(t, echoMux(newGates()))
+	want, err := os.ReadFile("testdata/vectors/res_live_bad_serialization.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	req := motan2.NewRequest("test.Echo", "echo", motan2.SerializationMsgpack, []byte{0xa1, 'x'})
+	req.RequestID = 30
+	b, err := motan2.AppendFrame(nil, req, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Write(b)
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(nc, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("reply\n%x\nwant\n%x", got, want)
+	}
 }

@@ -52,6 +52,38 @@ func Wait(timeout time.Duration) []string {
 // Running returns the stacks of goroutines other than the caller's and
 // those of the runtime and the testing framework.
 func Running() []string {
+	var out []string
+	for i, g := range stacks() {
+		if i == 0 || ignored(g) { // the first is the calling goroutine
+			continue
+		}
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// WaitMatching polls until no goroutine whose stack contains substr is
+// left or timeout passes, and returns the stacks of those still running.
+// It serves tests that share the process with code known to leave its own
+// goroutines behind (e.g. a third-party peer) and check only their own.
+func WaitMatching(substr string, timeout time.Duration) []string {
+	deadline := time.Now().Add(timeout)
+	for {
+		var out []string
+		for _, g := range stacks() {
+			if strings.Contains(g, substr) {
+				out = append(out, g)
+			}
+		}
+		if len(out) == 0 || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(10 * time.Millisecond) // polling an external condition, not synchronising
+	}
+}
+
+func stacks() []string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -61,15 +93,7 @@ func Running() []string {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	var out []string
-	for i, g := range strings.Split(string(buf), "\n\n") {
-		if i == 0 || ignored(g) { // the first is the calling goroutine
-			continue
-		}
-		out = append(out, g)
-	}
-	sort.Strings(out)
-	return out
+	return strings.Split(string(buf), "\n\n")
 }
 
 func ignored(stack string) bool {
