@@ -32,7 +32,8 @@ type frameWriter struct {
 	timeout time.Duration // per write; 0 means none
 
 	mu      sync.Mutex
-	pending []byte // frames queued while a flush is running
+	idle    sync.Cond // signalled when a flush ends; L is &mu
+	pending []byte    // frames queued while a flush is running
 	spare   []byte
 	writing bool
 	err     error // sticky: after a write error every write fails
@@ -76,7 +77,24 @@ func (w *frameWriter) write(frame []byte) error {
 		}
 	}
 	w.writing = false
+	if w.idle.L != nil {
+		w.idle.Broadcast()
+	}
 	err := w.err
 	w.mu.Unlock()
 	return err
+}
+
+// flush waits until every frame queued so far is on the socket (or the
+// writer failed). write returns as soon as its frame is queued behind a
+// running flush, so a graceful close needs this before closing the socket.
+func (w *frameWriter) flush() {
+	w.mu.Lock()
+	if w.idle.L == nil {
+		w.idle.L = &w.mu
+	}
+	for w.writing {
+		w.idle.Wait()
+	}
+	w.mu.Unlock()
 }

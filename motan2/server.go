@@ -183,7 +183,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	s.closeConns()
+	s.closeConns(err == nil)
 	return err
 }
 
@@ -191,7 +191,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // their context cancelled and their replies are dropped.
 func (s *Server) Close() error {
 	s.stopAccepting()
-	s.closeConns()
+	s.closeConns(false)
 	return nil
 }
 
@@ -207,8 +207,9 @@ func (s *Server) stopAccepting() {
 	s.mu.Unlock()
 }
 
-func (s *Server) closeConns() {
-	s.cancel()
+// closeConns closes every connection, after writing out their queued
+// replies when flush is true.
+func (s *Server) closeConns(flush bool) {
 	s.mu.Lock()
 	conns := make([]*serverConn, 0, len(s.conns))
 	for c := range s.conns {
@@ -216,8 +217,14 @@ func (s *Server) closeConns() {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
+		if flush {
+			c.w.flush()
+		}
 		c.nc.Close()
 	}
+	// Cancel handlers only now that their connections are closed, so a
+	// handler that returns on cancellation cannot get a reply out.
+	s.cancel()
 	// Wait for the read loops so no goroutine outlives Shutdown/Close.
 	for _, c := range conns {
 		<-c.done
