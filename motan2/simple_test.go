@@ -33,13 +33,16 @@ func hx(s string) []byte {
 	return b
 }
 
-// simpleCases are values with their exact Simple bytes (spec 12 and the
-// vectors).
-var simpleCases = []struct {
+// wireCase is a value with its exact bytes in one serialization.
+type wireCase struct {
 	name string
 	v    Value
 	wire string
-}{
+}
+
+// simpleCases are values with their exact Simple bytes (spec 12 and the
+// vectors).
+var simpleCases = []wireCase{
 	{"null", Null, "00"},
 	{"string_empty", String(""), "01 00000000"},
 	{"string", String("hello motan2"), "01 0000000c 68656c6c6f206d6f74616e32"},
@@ -119,30 +122,37 @@ func TestSimpleRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSimpleConcatenatedArgs decodes every case back to back as one
-// request body, the way arguments travel.
-func TestSimpleConcatenatedArgs(t *testing.T) {
-	var body []byte
-	var want []Value
-	for _, c := range simpleCases {
-		body = append(body, hx(c.wire)...)
-		want = append(want, c.v)
-	}
-	got, err := DecodeSimple(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d values, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if !Equal(got[i], want[i]) {
-			t.Errorf("arg %d = %v, want %v", i, got[i], want[i])
-		}
-	}
-	enc, err := AppendValues(nil, SerializationSimple, got)
-	if err != nil || !bytes.Equal(enc, body) {
-		t.Fatalf("AppendValues = %x, %v", enc, err)
+// TestConcatenatedArgs decodes every case back to back as one request
+// body, the way arguments travel, and encodes them back to the same bytes.
+func TestConcatenatedArgs(t *testing.T) {
+	for _, tc := range []struct {
+		s     Serialization
+		cases []wireCase
+	}{{SerializationSimple, simpleCases}, {SerializationBreeze, breezeCases}} {
+		t.Run(tc.s.String(), func(t *testing.T) {
+			var body []byte
+			var want []Value
+			for _, c := range tc.cases {
+				body = append(body, hx(c.wire)...)
+				want = append(want, c.v)
+			}
+			got, err := DecodeArgs(tc.s, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("got %d values, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if !Equal(got[i], want[i]) {
+					t.Errorf("arg %d = %v, want %v", i, got[i], want[i])
+				}
+			}
+			enc, err := AppendValues(nil, tc.s, got)
+			if err != nil || !bytes.Equal(enc, body) {
+				t.Fatalf("AppendValues = %x, %v", enc, err)
+			}
+		})
 	}
 }
 
