@@ -5,20 +5,21 @@ GO            ?= go
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 FUZZTIME      ?= 30s
 BENCHTIME     ?= 1s
-ADDR          ?= 127.0.0.1:9981
+BENCH_DURATION ?= 10s
+HTTP_ADDR     ?= 127.0.0.1:8080
 # Packages with native fuzz targets, as "package:Target" pairs.
 FUZZ_TARGETS  := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' motan2/*_test.go 2>/dev/null | sed 's/func //' | sort -u)
 
-.PHONY: all build run test test-unit test-interop bench fuzz lint fmt clean
+.PHONY: all build run test test-unit test-interop bench bench-e2e fuzz lint fmt clean
 
 all: build test
 
 build:
 	$(GO) build -o bin/meshgate ./cmd/meshgate
 
-## run: start meshgate on its embedded default (built-in demo Motan2 service on $(ADDR))
+## run: start meshgate on its embedded default (HTTP on $(HTTP_ADDR), built-in demo Motan2 service on 127.0.0.1:9981)
 run:
-	$(GO) run ./cmd/meshgate run --motan2-addr $(ADDR)
+	$(GO) run ./cmd/meshgate run --http-addr $(HTTP_ADDR)
 
 ## test: unit, conformance and end-to-end tests (race detector on), then the interop module
 test: test-unit test-interop
@@ -34,6 +35,11 @@ test-interop:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./motan2/
 	cd interop && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+## bench-e2e: HTTP -> Motan2 end to end with wrk: meshgate, the motan-go v1.2.0 agent and the
+## direct Motan2 path on this machine, BENCH_DURATION per measured run (benchmarks/README.md)
+bench-e2e:
+	cd benchmarks && BENCH_DURATION=$(BENCH_DURATION) $(GO) run ./cmd/e2e
 
 ## fuzz: run every native fuzz target for FUZZTIME each
 fuzz:

@@ -1,6 +1,7 @@
 // Command meshgate is the meshgate gateway binary and its tools.
 //
-//	meshgate run [flags]                          serve on the embedded default
+//	meshgate run [-c FILE] [flags]                serve (embedded default without -c)
+//	meshgate validate -c FILE                     check a configuration
 //	meshgate motan2 decode [flags] FILE|-         print a Motan2 frame as JSON
 //	meshgate motan2 call [flags] ADDR SERVICE METHOD [ARGS]
 //	                                              call a live Motan2 server
@@ -24,9 +25,11 @@ var version = "dev"
 const usage = `meshgate — protocol-translation gateway for Motan2 service meshes
 
 Usage:
-  meshgate run [--motan2-addr ADDR]
-        Start on the embedded default: the built-in demo Motan2 service
-        (meshgate.demo.EchoService) on 127.0.0.1:9981.
+  meshgate run [-c FILE] [--http-addr ADDR] [--demo-addr ADDR]
+        Serve. Without -c, the embedded default: HTTP on 127.0.0.1:8080 in
+        front of the built-in demo Motan2 service on 127.0.0.1:9981.
+  meshgate validate -c FILE
+        Check a configuration file and exit (status 1 if invalid).
   meshgate motan2 decode [--pb-types KINDS] [--hex] [--compact] FILE|-
         Decode Motan2 frame(s) from FILE (or standard input) and print each
         as one JSON object (golden-vector index conventions).
@@ -82,6 +85,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
 	case "motan2":
 		if len(args) < 2 {
 			return usageErr("motan2: missing subcommand (decode, call)")

@@ -225,17 +225,22 @@ func TestRunAndCall(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"run", "--motan2-addr", "127.0.0.1:0"}, nil, pw, io.Discard)
+		done <- run(ctx, []string{"run", "--http-addr", "127.0.0.1:0", "--demo-addr", "127.0.0.1:0"}, nil, pw, io.Discard)
 		pw.Close()
 	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
+	br := bufio.NewReader(pr)
+	curlLine, err := br.ReadString('\n') // try: curl http://ADDR/v1/hello/world
 	if err != nil {
 		t.Fatal(err)
 	}
-	go io.Copy(io.Discard, pr)
-	fields := strings.Fields(line) // try: meshgate motan2 call ADDR SERVICE hello '["world"]'
-	if len(fields) < 6 {
-		t.Fatalf("unexpected banner %q", line)
+	line, err := br.ReadString('\n') // try: meshgate motan2 call ADDR SERVICE hello '["world"]'
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, br)
+	fields := strings.Fields(line)
+	if len(fields) < 6 || !strings.HasPrefix(curlLine, "try: curl http://") {
+		t.Fatalf("unexpected banner %q %q", curlLine, line)
 	}
 	addr, service := fields[4], fields[5]
 

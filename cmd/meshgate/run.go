@@ -7,49 +7,100 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"time"
 
+	"github.com/meshgate/meshgate/gateway/assembly"
+	"github.com/meshgate/meshgate/gateway/config"
 	"github.com/meshgate/meshgate/internal/demo"
-	"github.com/meshgate/meshgate/motan2"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// cmdRun starts meshgate on its embedded default: for now the built-in demo
-// Motan2 service, which later ingresses route to.
-// It serves until ctx ends (SIGINT/SIGTERM in main), then shuts down
-// gracefully within --shutdown-timeout.
+// cmdRun starts meshgate from -c FILE or, without one, from the embedded
+// default. It serves until ctx ends (SIGINT/SIGTERM in main), then shuts
+// down gracefully within --shutdown-timeout.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("motan2-addr", "127.0.0.1:9981", "listen address of the built-in demo Motan2 service")
-	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight calls may run after SIGINT/SIGTERM")
+	file := fs.String("c", "", "configuration file (default: the embedded default)")
+	httpAddr := fs.String("http-addr", "", "override http.listen")
+	demoAddr := fs.String("demo-addr", "", "override demo.listen (the built-in demo Motan2 service)")
+	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests may run after SIGINT/SIGTERM")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	l, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("run: %w", err)
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usageErr("run: --log-level: %v", err)
 	}
-	srv := &motan2.Server{Handler: demo.Mux(), Logger: logger}
-	logger.Info("meshgate: serving the built-in demo Motan2 service", "addr", l.Addr().String(), "service", demo.Service)
-	fmt.Fprintf(stdout, "try: meshgate motan2 call %s %s hello '[\"world\"]'\n", l.Addr(), demo.Service)
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg, err := loadConfig(*file)
+	if err != nil {
+		return err
+	}
+	if *httpAddr != "" {
+		cfg.HTTP.Listen = *httpAddr
+	}
+	if *demoAddr != "" {
+		if cfg.Demo == nil {
+			return usageErr("run: --demo-addr: the configuration has no demo section")
+		}
+		cfg.Demo.Listen = *demoAddr
+	}
+	gw, err := assembly.Start(cfg, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("meshgate: serving", "config", cfg.Source, "http", gw.HTTPAddr().String(), "routes", len(cfg.Routes), "clusters", len(cfg.Clusters))
+	if a := gw.DemoAddr(); a != nil {
+		logger.Info("meshgate: built-in demo Motan2 service", "addr", a.String())
+		fmt.Fprintf(stdout, "try: curl http://%s/v1/hello/world\n", gw.HTTPAddr())
+		fmt.Fprintf(stdout, "try: meshgate motan2 call %s %s hello '[\"world\"]'\n", a, demo.Service)
+	}
 	select {
-	case err := <-errc:
+	case err := <-gw.Err():
+		sctx, cancel := context.WithTimeout(context.Background(), *drain)
+		defer cancel()
+		gw.Shutdown(sctx)
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info("meshgate: shutting down", "timeout", *drain)
 	sctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()
-	err = srv.Shutdown(sctx)
-	if serr := <-errc; !errors.Is(serr, motan2.ErrServerClosed) && serr != nil {
-		return serr
+	if err := gw.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
-	return err
+	return nil
+}
+
+func loadConfig(file string) (*config.Config, error) {
+	if file == "" {
+		return config.Default(), nil
+	}
+	return config.Load(file)
+}
+
+// cmdValidate checks a configuration without serving.
+func cmdValidate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("c", "", "configuration file to check (required)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if *file == "" && len(pos) == 1 {
+		*file = pos[0]
+	}
+	if *file == "" {
+		return usageErr("validate: want -c FILE")
+	}
+	cfg, err := config.Load(*file)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d routes, %d clusters)\n", *file, len(cfg.Routes), len(cfg.Clusters))
+	return nil
 }

@@ -46,11 +46,33 @@ func TestMotan2ImportsOnlyTheStandardLibrary(t *testing.T) {
 	}
 }
 
-func TestOnlyCommandsImportInternalDemo(t *testing.T) {
+// assemblers may import concrete plugins (upstreams, the demo service).
+func assembler(pkg string) bool {
+	return strings.HasPrefix(pkg, module+"/cmd/") || pkg == module+"/gateway/assembly"
+}
+
+func TestDependencyRules(t *testing.T) {
+	rules := []struct {
+		from, to string // package prefixes
+		allowed  func(pkg string) bool
+		why      string
+	}{
+		{"", module + "/internal/demo", assembler, "only cmd/ and the assembly wire the demo service"},
+		{"", module + "/gateway/upstream", assembler, "only cmd/ and the assembly wire upstreams"},
+		{module + "/gateway/ingress", module + "/gateway/upstream", nil, "ingress never imports upstream"},
+		{module + "/routes", module + "/gateway", nil, "routes never imports gateway"},
+		{module + "/translate", module + "/gateway", nil, "translate never imports gateway"},
+		{module + "/descriptors", module + "/gateway", nil, "descriptors never imports gateway"},
+	}
 	for pkg, imports := range packages(t) {
 		for _, imp := range imports {
-			if imp == module+"/internal/demo" && !strings.HasPrefix(pkg, module+"/cmd/") {
-				t.Errorf("%s imports the demo service; only cmd/ may", pkg)
+			for _, r := range rules {
+				if !strings.HasPrefix(pkg, r.from) || !strings.HasPrefix(imp, r.to) || strings.HasPrefix(pkg, r.to) {
+					continue
+				}
+				if r.allowed == nil || !r.allowed(pkg) {
+					t.Errorf("%s imports %s: %s", pkg, imp, r.why)
+				}
 			}
 		}
 	}

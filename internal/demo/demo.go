@@ -23,6 +23,9 @@ const Service = "meshgate.demo.EchoService"
 //	add(a, b int*)       returns a + b as int64
 //	upper(s string)      returns s in upper case
 //	fail(code int*, msg string) replies with a business exception (errtype 2)
+//	cancel(id string)    refuses: business exception 409 "order <id> has already shipped"
+//	meta([key string])   returns the request meta value under key, or with no
+//	                     argument all the meta as a string map
 //	sleep(ms int*)       waits ms milliseconds (bounded by the call's deadline)
 //	                     and returns ms
 func Mux() *motan2.ServiceMux {
@@ -76,6 +79,20 @@ func Call(ctx context.Context, req *motan2.Request) (motan2.Value, error) {
 			return motan2.Null, err
 		}
 		return motan2.Null, &motan2.Exception{ErrCode: int(code), ErrMsg: args[1].Str(), ErrType: motan2.ErrTypeBiz}
+	case "cancel":
+		if err := want(req, 1); err != nil {
+			return motan2.Null, err
+		}
+		return motan2.Null, &motan2.Exception{ErrCode: 409, ErrMsg: "order " + args[0].Str() + " has already shipped", ErrType: motan2.ErrTypeBiz}
+	case "meta":
+		if len(args) == 0 {
+			pairs := make([]motan2.StringPair, 0, len(req.Meta))
+			for _, p := range req.Meta {
+				pairs = append(pairs, motan2.StringPair{Key: p.Key, Value: p.Value})
+			}
+			return motan2.StringMap(pairs), nil
+		}
+		return motan2.String(req.Meta.Get(args[0].Str())), nil
 	case "sleep":
 		if err := want(req, 1); err != nil {
 			return motan2.Null, err
@@ -94,7 +111,7 @@ func Call(ctx context.Context, req *motan2.Request) (motan2.Value, error) {
 		}
 	}
 	return motan2.Null, &motan2.Exception{ErrCode: 404,
-		ErrMsg: fmt.Sprintf("method %q not found in %s (echo, hello, upper, add, fail, sleep)", req.Method, Service), ErrType: motan2.ErrTypeService}
+		ErrMsg: fmt.Sprintf("method %q not found in %s (echo, hello, upper, add, fail, cancel, meta, sleep)", req.Method, Service), ErrType: motan2.ErrTypeService}
 }
 
 func want(req *motan2.Request, n int) error {

@@ -103,6 +103,8 @@ func ignored(stack string) bool {
 	for _, s := range []string{
 		"testing.(*M).", "testing.tRunner(", "testing.(*T).Run(", "testing.runFuzzing(", "testing.(*F).",
 		"os/signal.", "runtime.ensureSigM",
+		// Process-wide goroutines libraries start once and keep by design.
+		"fasthttp.updateServerDate",
 	} {
 		if strings.Contains(stack, s) {
 			return true

@@ -1,0 +1,548 @@
+// Package config loads, validates and documents meshgate's configuration.
+//
+// A configuration is YAML decoded strictly: unknown keys and values of the
+// wrong type are errors. After decoding, the whole configuration is
+// validated at once and every problem is reported with the file and line
+// it comes from, e.g.
+//
+//	meshgate.yaml:14: routes[2].target.cluster: unknown cluster "users" (defined: demo)
+//
+// The reference of every key is docs/config.md; the embedded default is
+// default.yaml in this package.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/meshgate/meshgate/motan2"
+	"github.com/meshgate/meshgate/routes"
+	"github.com/meshgate/meshgate/translate"
+)
+
+// DefaultYAML is the embedded default configuration: HTTP on
+// 127.0.0.1:8080 in front of the built-in demo Motan2 service.
+//
+//go:embed default.yaml
+var DefaultYAML []byte
+
+// DemoEndpoint is the endpoint name that stands for the built-in demo
+// service's address in a cluster's endpoint list.
+const DemoEndpoint = "demo"
+
+// Config is a whole meshgate configuration.
+type Config struct {
+	HTTP     HTTP      `yaml:"http"`
+	Demo     *Demo     `yaml:"demo"`
+	Clusters []Cluster `yaml:"clusters"`
+	Routes   []Route   `yaml:"routes"`
+
+	// Source names where the configuration came from (a file path, or
+	// "<embedded default>"); set by Load and Parse.
+	Source string `yaml:"-"`
+}
+
+// HTTP configures the HTTP/1.1 ingress.
+type HTTP struct {
+	// Listen is the TCP address to serve on (default 127.0.0.1:8080).
+	Listen string `yaml:"listen"`
+	// MaxBodyBytes limits request bodies; larger ones get 413 (default 4 MiB).
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// MaxHeaderBytes limits the request line and headers; larger ones get
+	// 431 (default 16 KiB).
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// ReadTimeout bounds reading one request, headers and body (default 30s).
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing one response (default 30s).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long (default 120s).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnections caps concurrent client connections (default 10,000).
+	MaxConnections int `yaml:"max_connections"`
+	// RequestIDHeader is read for the caller's request id and set on every
+	// response; a missing id is generated (default X-Request-Id).
+	RequestIDHeader string `yaml:"request_id_header"`
+}
+
+// Demo starts the built-in demo Motan2 service.
+type Demo struct {
+	// Listen is the demo service's TCP address (default 127.0.0.1:9981).
+	Listen string `yaml:"listen"`
+}
+
+// Cluster is a named group of Motan2 endpoints serving the same services.
+type Cluster struct {
+	Name string `yaml:"name"`
+	// Endpoints are host:port addresses ("demo" = the built-in demo service).
+	Endpoints []string `yaml:"endpoints"`
+	// LB picks an endpoint per call: round_robin (default) or random.
+	LB string `yaml:"lb"`
+	// Connections per endpoint (default 2), each multiplexing many calls.
+	Connections int `yaml:"connections"`
+	// MaxInFlight caps pending calls per connection (default 1024).
+	MaxInFlight int `yaml:"max_in_flight"`
+	// DialTimeout bounds connecting to an endpoint (default 1s).
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// Serialization of arguments sent to this cluster: simple (default) or breeze.
+	Serialization string `yaml:"serialization"`
+	// GzipThreshold compresses request bodies longer than this many bytes (default 0: off).
+	GzipThreshold int `yaml:"gzip_threshold"`
+	// MaxBodyBytes limits reply sizes from this cluster (default 10 MiB).
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+}
+
+// Route maps an HTTP method and path template to a Motan2 call.
+type Route struct {
+	// Name identifies the route in logs and errors (default "METHOD path").
+	Name string `yaml:"name"`
+	// Method is the HTTP method (GET, POST, ...; "*" for any).
+	Method string `yaml:"method"`
+	// Path is a path template with grpc-gateway semantics (docs/routes.md).
+	Path   string `yaml:"path"`
+	Target Target `yaml:"target"`
+	// Args build the Motan2 arguments, in order.
+	Args []Arg `yaml:"args"`
+	// RequestHeaders are request headers forwarded into the Motan2 meta
+	// under the same name.
+	RequestHeaders []string `yaml:"request_headers"`
+	// ResponseMeta are reply meta keys copied back as response headers.
+	ResponseMeta []string `yaml:"response_meta"`
+	Reply        Reply    `yaml:"reply"`
+}
+
+// Target is the Motan2 call a route makes.
+type Target struct {
+	Cluster string `yaml:"cluster"`
+	Service string `yaml:"service"`
+	Method  string `yaml:"method"`
+	Group   string `yaml:"group"`
+	Version string `yaml:"version"`
+	// Timeout is the whole upstream call's deadline (default 1s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Arg binds one Motan2 argument.
+type Arg struct {
+	Name string `yaml:"name"`
+	// From is path, query, header, body (the whole JSON body) or
+	// body_field (one field of the JSON body, by dotted path).
+	From string `yaml:"from"`
+	// Key is the path variable, query parameter, header or body field
+	// name (default: Name).
+	Key string `yaml:"key"`
+	// Type is the Simple type: string, bool, int32, int64, float64, bytes,
+	// string_map, map, array (also int16, byte, float32, string_array).
+	Type string `yaml:"type"`
+	// Default is used when the input is absent; without one, absence is a
+	// 400. Written as the text form of the value (JSON for containers).
+	Default *string `yaml:"default"`
+}
+
+// Reply shapes the HTTP response.
+type Reply struct {
+	// ContentType, when set, writes a string or bytes reply as the raw
+	// body with this content type instead of JSON.
+	ContentType string `yaml:"content_type"`
+	// Int64AsString writes int64 values as JSON strings (for JavaScript
+	// callers that lose precision beyond 2^53).
+	Int64AsString bool `yaml:"int64_as_string"`
+}
+
+// Arg sources.
+const (
+	FromPath      = "path"
+	FromQuery     = "query"
+	FromHeader    = "header"
+	FromBody      = "body"
+	FromBodyField = "body_field"
+)
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Default returns the embedded default configuration.
+func Default() *Config {
+	c, err := Parse("<embedded default>", DefaultYAML)
+	if err != nil {
+		panic("config: embedded default is invalid: " + err.Error()) // caught by tests
+	}
+	return c
+}
+
+// Parse decodes and validates a configuration; source names it in errors.
+func Parse(source string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(source, err)
+	}
+	c := &Config{Source: source}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, errEOF) || err.Error() == "EOF" {
+			return nil, fmt.Errorf("%s: empty configuration", source)
+		}
+		return nil, yamlError(source, err)
+	}
+	c.applyDefaults()
+	v := validator{source: source, root: &root}
+	c.validate(&v)
+	if len(v.errs) > 0 {
+		return nil, &Error{Problems: v.errs}
+	}
+	return c, nil
+}
+
+var errEOF = errors.New("EOF")
+
+// yamlError prefixes the decoder's "yaml: line N: ..." messages with the
+// source, as "file:N: ...".
+func yamlError(source string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		probs := make([]string, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			probs = append(probs, source+":"+strings.TrimPrefix(e, "line "))
+		}
+		return &Error{Problems: probs}
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		return &Error{Problems: []string{source + ":" + rest}}
+	}
+	return &Error{Problems: []string{source + ": " + msg}}
+}
+
+// Error lists every problem found in a configuration, one per line.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	if len(e.Problems) == 1 {
+		return "invalid configuration: " + e.Problems[0]
+	}
+	return fmt.Sprintf("invalid configuration, %d problems:\n  %s", len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+func (c *Config) applyDefaults() {
+	h := &c.HTTP
+	h.Listen = orDefault(h.Listen, "127.0.0.1:8080")
+	h.MaxBodyBytes = orDefaultInt(h.MaxBodyBytes, 4<<20)
+	h.MaxHeaderBytes = orDefaultInt(h.MaxHeaderBytes, 16<<10)
+	h.MaxConnections = orDefaultInt(h.MaxConnections, 10000)
+	h.ReadTimeout = orDefaultDur(h.ReadTimeout, 30*time.Second)
+	h.WriteTimeout = orDefaultDur(h.WriteTimeout, 30*time.Second)
+	h.IdleTimeout = orDefaultDur(h.IdleTimeout, 120*time.Second)
+	h.RequestIDHeader = orDefault(h.RequestIDHeader, "X-Request-Id")
+	if c.Demo != nil {
+		c.Demo.Listen = orDefault(c.Demo.Listen, "127.0.0.1:9981")
+	}
+	for i := range c.Clusters {
+		cl := &c.Clusters[i]
+		cl.LB = orDefault(cl.LB, "round_robin")
+		cl.Connections = orDefaultInt(cl.Connections, 2)
+		cl.MaxInFlight = orDefaultInt(cl.MaxInFlight, 1024)
+		cl.DialTimeout = orDefaultDur(cl.DialTimeout, time.Second)
+		cl.Serialization = orDefault(cl.Serialization, "simple")
+		cl.MaxBodyBytes = orDefaultInt(cl.MaxBodyBytes, motan2.DefaultMaxSize)
+	}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		r.Method = strings.ToUpper(r.Method)
+		r.Name = orDefault(r.Name, r.Method+" "+r.Path)
+		r.Target.Timeout = orDefaultDur(r.Target.Timeout, time.Second)
+		for j := range r.Args {
+			a := &r.Args[j]
+			a.Key = orDefault(a.Key, a.Name)
+		}
+	}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func orDefaultInt(n, d int) int {
+	if n == 0 {
+		return d
+	}
+	return n
+}
+
+func orDefaultDur(n, d time.Duration) time.Duration {
+	if n == 0 {
+		return d
+	}
+	return n
+}
+
+// validator collects problems with the line each one comes from.
+type validator struct {
+	source string
+	root   *yaml.Node
+	errs   []string
+}
+
+// addf records a problem at the node found by path (map keys and sequence
+// indices), falling back to the nearest existing ancestor's line.
+func (v *validator) addf(path []any, format string, args ...any) {
+	line := lineOf(v.root, path)
+	v.errs = append(v.errs, fmt.Sprintf("%s:%d: %s: %s", v.source, line, pathString(path), fmt.Sprintf(format, args...)))
+}
+
+func pathString(path []any) string {
+	var sb strings.Builder
+	for i, p := range path {
+		switch p := p.(type) {
+		case int:
+			fmt.Fprintf(&sb, "[%d]", p)
+		case string:
+			if i > 0 {
+				sb.WriteByte('.')
+			}
+			sb.WriteString(p)
+		}
+	}
+	return sb.String()
+}
+
+func lineOf(root *yaml.Node, path []any) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch p := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == p {
+						next = n.Content[i+1]
+						line = n.Content[i].Line
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && p < len(n.Content) {
+				next = n.Content[p]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+func p(path ...any) []any { return path }
+
+var httpMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true, "*": true,
+}
+
+func (c *Config) validate(v *validator) {
+	validAddr := func(path []any, addr string) {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			v.addf(path, "%q is not a host:port address: %v", addr, err)
+		}
+	}
+	validAddr(p("http", "listen"), c.HTTP.Listen)
+	for _, f := range []struct {
+		key string
+		n   int
+	}{{"max_body_bytes", c.HTTP.MaxBodyBytes}, {"max_header_bytes", c.HTTP.MaxHeaderBytes}, {"max_connections", c.HTTP.MaxConnections}} {
+		if f.n < 0 {
+			v.addf(p("http", f.key), "must be positive, got %d", f.n)
+		}
+	}
+	if c.HTTP.MaxHeaderBytes > 0 && c.HTTP.MaxHeaderBytes < 1024 {
+		v.addf(p("http", "max_header_bytes"), "must be at least 1024, got %d", c.HTTP.MaxHeaderBytes)
+	}
+	for _, f := range []struct {
+		key string
+		d   time.Duration
+	}{{"read_timeout", c.HTTP.ReadTimeout}, {"write_timeout", c.HTTP.WriteTimeout}, {"idle_timeout", c.HTTP.IdleTimeout}} {
+		if f.d < 0 {
+			v.addf(p("http", f.key), "must be positive, got %v", f.d)
+		}
+	}
+	if c.Demo != nil {
+		validAddr(p("demo", "listen"), c.Demo.Listen)
+	}
+
+	clusters := map[string]bool{}
+	for i, cl := range c.Clusters {
+		at := func(rest ...any) []any { return append(p("clusters", i), rest...) }
+		switch {
+		case cl.Name == "":
+			v.addf(at("name"), "missing")
+		case clusters[cl.Name]:
+			v.addf(at("name"), "duplicate cluster name %q", cl.Name)
+		}
+		clusters[cl.Name] = true
+		if len(cl.Endpoints) == 0 {
+			v.addf(at("endpoints"), "at least one endpoint is needed")
+		}
+		for j, ep := range cl.Endpoints {
+			if ep == DemoEndpoint {
+				if c.Demo == nil {
+					v.addf(at("endpoints", j), "endpoint %q needs the demo section (the built-in demo service)", ep)
+				}
+				continue
+			}
+			validAddr(at("endpoints", j), ep)
+		}
+		if cl.LB != "round_robin" && cl.LB != "random" {
+			v.addf(at("lb"), "unknown load balancer %q (round_robin, random)", cl.LB)
+		}
+		if cl.Connections < 1 || cl.Connections > 64 {
+			v.addf(at("connections"), "must be between 1 and 64, got %d", cl.Connections)
+		}
+		if cl.MaxInFlight < 1 {
+			v.addf(at("max_in_flight"), "must be positive, got %d", cl.MaxInFlight)
+		}
+		if cl.DialTimeout < 0 {
+			v.addf(at("dial_timeout"), "must be positive, got %v", cl.DialTimeout)
+		}
+		if s, err := motan2.ParseSerialization(cl.Serialization); err != nil || (s != motan2.SerializationSimple && s != motan2.SerializationBreeze) {
+			v.addf(at("serialization"), "unsupported serialization %q (simple, breeze)", cl.Serialization)
+		}
+		if cl.GzipThreshold < 0 || cl.MaxBodyBytes < 0 {
+			v.addf(at(), "gzip_threshold and max_body_bytes must not be negative")
+		}
+	}
+
+	names := map[string]int{}
+	b := &routes.Builder{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		at := func(rest ...any) []any { return append(p("routes", i), rest...) }
+		if j, dup := names[r.Name]; dup {
+			v.addf(at("name"), "duplicate route name %q (also routes[%d])", r.Name, j)
+		}
+		names[r.Name] = i
+		if !httpMethods[r.Method] {
+			v.addf(at("method"), "unknown HTTP method %q", r.Method)
+		}
+		var vars []string
+		if tpl, err := routes.ParseTemplate(r.Path); err != nil {
+			v.addf(at("path"), "%v", err)
+		} else {
+			vars = tpl.Vars()
+			if err := b.Add(r.Method, r.Path, i); err != nil {
+				v.addf(at("path"), "%v", err)
+			}
+		}
+		t := r.Target
+		switch {
+		case t.Cluster == "":
+			v.addf(at("target", "cluster"), "missing")
+		case !clusters[t.Cluster]:
+			v.addf(at("target", "cluster"), "unknown cluster %q (defined: %s)", t.Cluster, strings.Join(sortedKeys(clusters), ", "))
+		}
+		if t.Service == "" {
+			v.addf(at("target", "service"), "missing")
+		}
+		if t.Method == "" {
+			v.addf(at("target", "method"), "missing")
+		}
+		if t.Timeout < 0 {
+			v.addf(at("target", "timeout"), "must be positive, got %v", t.Timeout)
+		}
+		argNames := map[string]bool{}
+		bodies := 0
+		for j, a := range r.Args {
+			aat := func(rest ...any) []any { return append(at("args", j), rest...) }
+			if a.Name == "" {
+				v.addf(aat("name"), "missing")
+			} else if argNames[a.Name] {
+				v.addf(aat("name"), "duplicate argument %q", a.Name)
+			}
+			argNames[a.Name] = true
+			typ, err := translate.ParseArgType(a.Type)
+			if err != nil {
+				v.addf(aat("type"), "%v", err)
+			}
+			switch a.From {
+			case FromPath:
+				if !contains(vars, a.Key) && vars != nil {
+					v.addf(aat("key"), "path variable %q is not in %q (variables: %s)", a.Key, r.Path, strings.Join(vars, ", "))
+				}
+				if a.Default != nil {
+					v.addf(aat("default"), "a path variable is always present; a default makes no sense")
+				}
+			case FromQuery, FromHeader, FromBodyField:
+			case FromBody:
+				bodies++
+				if bodies > 1 {
+					v.addf(aat("from"), "only one argument can take the whole body")
+				}
+			case "":
+				v.addf(aat("from"), "missing (path, query, header, body, body_field)")
+			default:
+				v.addf(aat("from"), "unknown source %q (path, query, header, body, body_field)", a.From)
+			}
+			if a.Default != nil && err == nil {
+				if _, derr := translate.FromString(a.Name, *a.Default, typ); derr != nil {
+					v.addf(aat("default"), "%v", derr)
+				}
+			}
+		}
+		for j, h := range r.RequestHeaders {
+			if h == "" || strings.ContainsAny(h, " \t\r\n:") {
+				v.addf(at("request_headers", j), "invalid header name %q", h)
+			}
+		}
+		for j, m := range r.ResponseMeta {
+			if m == "" || strings.ContainsAny(m, " \t\r\n:") {
+				v.addf(at("response_meta", j), "invalid meta key %q for a header name", m)
+			}
+		}
+	}
+	if _, err := b.Build(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			v.addf(p("routes"), "%s", line)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,362 @@
+// Package ingress holds meshgate's listeners: HTTP/1.1 today.
+package ingress
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/motan2"
+	"github.com/meshgate/meshgate/routes"
+	"github.com/meshgate/meshgate/translate"
+)
+
+// Snapshot is one configuration generation as the HTTP ingress sees it:
+// the compiled route table and the routes its ids index. It is immutable
+// and swapped atomically.
+type Snapshot struct {
+	Table  *routes.Table
+	Routes []*gateway.Route
+}
+
+// HTTPOptions configures the HTTP ingress.
+type HTTPOptions struct {
+	MaxBodyBytes    int
+	MaxHeaderBytes  int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	MaxConnections  int
+	RequestIDHeader string
+	Logger          *slog.Logger
+}
+
+// HTTP is the HTTP/1.1 ingress: it matches requests against the current
+// Snapshot, binds arguments, invokes the route's upstream and writes the
+// reply as JSON (or raw), and every failure as a JSON error body.
+type HTTP struct {
+	srv       *fasthttp.Server
+	snap      atomic.Pointer[Snapshot]
+	opts      HTTPOptions
+	idHeader  []byte
+	idPrefix  string
+	idCounter atomic.Uint64
+	log       *slog.Logger
+}
+
+// NewHTTP returns an HTTP ingress serving snap.
+func NewHTTP(snap *Snapshot, o HTTPOptions) *HTTP {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	h := &HTTP{opts: o, idHeader: []byte(o.RequestIDHeader), idPrefix: hex.EncodeToString(rnd[:]) + "-", log: o.Logger}
+	h.snap.Store(snap)
+	h.srv = &fasthttp.Server{
+		Handler:                       h.handle,
+		ErrorHandler:                  h.transportError,
+		Name:                          "meshgate",
+		MaxRequestBodySize:            o.MaxBodyBytes,
+		ReadBufferSize:                o.MaxHeaderBytes,
+		ReadTimeout:                   o.ReadTimeout,
+		WriteTimeout:                  o.WriteTimeout,
+		IdleTimeout:                   o.IdleTimeout,
+		Concurrency:                   o.MaxConnections,
+		DisablePreParseMultipartForm:  true,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultContentType:          true,
+		CloseOnShutdown:               true,
+		// Idle workers exit after this; it also bounds how long fasthttp's
+		// pool cleaner outlives Shutdown (10s by default).
+		MaxIdleWorkerDuration: 2 * time.Second,
+		Logger:                fasthttpLogger{o.Logger},
+	}
+	return h
+}
+
+// Swap installs a new configuration generation; requests already matched
+// finish on the old one.
+func (h *HTTP) Swap(snap *Snapshot) { h.snap.Store(snap) }
+
+// Serve serves on l until Shutdown.
+func (h *HTTP) Serve(l net.Listener) error { return h.srv.Serve(l) }
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends
+// and closes idle connections.
+func (h *HTTP) Shutdown(ctx context.Context) error { return h.srv.ShutdownWithContext(ctx) }
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+}
+
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// b2s views b as a string without copying; the string must not outlive
+// the request whose buffer b is.
+func b2s(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
+	reqID := ctx.Request.Header.PeekBytes(h.idHeader)
+	var id string
+	if len(reqID) > 0 {
+		id = string(reqID)
+	} else {
+		id = h.newRequestID()
+	}
+	ctx.Response.Header.SetBytesK(h.idHeader, id)
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("http: handler panic", "panic", p, "path", string(ctx.Path()), "request_id", id)
+			h.writeError(ctx, translate.Errorf(translate.Internal, "internal error"), id)
+		}
+	}()
+
+	snap := h.snap.Load()
+	var params routes.Params
+	path := ctx.URI().PathOriginal()
+	rid, res := snap.Table.Match(b2s(ctx.Method()), path, &params)
+	if res != routes.Found && ctx.IsHead() {
+		rid, res = snap.Table.Match(fasthttp.MethodGet, path, &params) // HEAD is served by GET routes
+	}
+	switch res {
+	case routes.NotFound:
+		h.writeError(ctx, &translate.Error{Code: translate.NotFound,
+			Message: "no route for " + string(ctx.Method()) + " " + string(path)}, id)
+		return
+	case routes.MethodNotAllowed:
+		allowed := snap.Table.Allowed(path)
+		for _, m := range allowed {
+			ctx.Response.Header.Add("Allow", m)
+		}
+		h.writeError(ctx, &translate.Error{Code: translate.Unimplemented, HTTPStatus: 405,
+			Message: "method " + string(ctx.Method()) + " not allowed for " + string(path) + " (allowed: " + joinComma(allowed) + ")"}, id)
+		return
+	}
+	route := snap.Routes[rid]
+
+	call := gateway.Call{Service: route.Service, Method: route.Method, Group: route.Group, Version: route.Version, RequestID: id}
+	var argsStore [8]motan2.Value
+	args, err := h.bind(ctx, route, &params, argsStore[:0])
+	if err != nil {
+		h.writeError(ctx, err, id)
+		return
+	}
+	call.Args = args
+	var metaStore [8]motan2.MetaPair
+	call.Meta = append(metaStore[:0], motan2.MetaPair{Key: h.opts.RequestIDHeader, Value: id})
+	for _, name := range route.RequestHeaders {
+		if v := ctx.Request.Header.Peek(name); len(v) > 0 {
+			call.Meta = append(call.Meta, motan2.MetaPair{Key: name, Value: string(v)})
+		}
+	}
+
+	cctx, cancel := context.WithTimeout(context.Background(), route.Timeout)
+	reply, err := route.Invoker.Invoke(cctx, &call)
+	cancel()
+	if err != nil {
+		h.writeError(ctx, err, id)
+		return
+	}
+	for _, k := range route.ResponseMeta {
+		if v, ok := reply.Meta.Lookup(k); ok {
+			ctx.Response.Header.Set(k, v)
+		}
+	}
+	h.writeReply(ctx, route, reply.Value, id)
+}
+
+// bind builds the route's arguments from the request.
+func (h *HTTP) bind(ctx *fasthttp.RequestCtx, route *gateway.Route, params *routes.Params, dst []motan2.Value) ([]motan2.Value, error) {
+	var body *translate.Body
+	if route.NeedsBody {
+		var err error
+		if body, err = translate.ParseJSONBody(ctx.PostBody()); err != nil {
+			return nil, err
+		}
+	}
+	for i := range route.Args {
+		a := &route.Args[i]
+		var (
+			v     motan2.Value
+			found bool
+			err   error
+		)
+		switch a.From {
+		case gateway.FromPath:
+			var s string
+			if s, found, err = pathVar(params, a.Key); found && err == nil {
+				v, err = translate.FromString(a.Name, s, a.Type)
+			}
+		case gateway.FromQuery:
+			if raw := ctx.QueryArgs().Peek(a.Key); raw != nil {
+				found = true
+				v, err = translate.FromString(a.Name, b2s(raw), a.Type)
+			}
+		case gateway.FromHeader:
+			if raw := ctx.Request.Header.Peek(a.Key); raw != nil {
+				found = true
+				v, err = translate.FromString(a.Name, b2s(raw), a.Type)
+			}
+		case gateway.FromBody:
+			if len(ctx.PostBody()) > 0 {
+				found = true
+				v, err = body.Whole(a.Name, a.Type)
+			}
+		case gateway.FromBodyField:
+			v, found, err = body.Field(a.Name, a.Key, a.Type)
+		}
+		if err != nil {
+			return nil, asError(err, translate.InvalidArgument)
+		}
+		if !found {
+			if !a.HasDefault {
+				return nil, &translate.Error{Code: translate.InvalidArgument,
+					Message: "missing argument \"" + a.Name + "\" (" + sourceText(a) + ")"}
+			}
+			v = a.Default
+		}
+		dst = append(dst, v)
+	}
+	return dst, nil
+}
+
+// pathVar returns the decoded path variable name; a malformed escape
+// (e.g. %zz) is an error, not an absence.
+func pathVar(p *routes.Params, name string) (string, bool, error) {
+	for i := 0; i < p.Len(); i++ {
+		if p.Name(i) == name {
+			s, err := p.Value(i)
+			if err != nil {
+				return "", true, &translate.Error{Code: translate.InvalidArgument, Message: "path variable " + name + ": " + err.Error(), Cause: err}
+			}
+			return s, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+func sourceText(a *gateway.ArgBinding) string {
+	switch a.From {
+	case gateway.FromPath:
+		return "path variable " + a.Key
+	case gateway.FromQuery:
+		return "query parameter " + a.Key
+	case gateway.FromHeader:
+		return "header " + a.Key
+	case gateway.FromBody:
+		return "JSON request body"
+	default:
+		return "JSON body field " + a.Key
+	}
+}
+
+// asError returns err as a *translate.Error, wrapping other errors with
+// code.
+func asError(err error, code translate.Code) *translate.Error {
+	var e *translate.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &translate.Error{Code: code, Message: err.Error(), Cause: err}
+}
+
+func (h *HTTP) writeReply(ctx *fasthttp.RequestCtx, route *gateway.Route, v motan2.Value, id string) {
+	if route.ContentType != "" && (v.Kind() == motan2.KindString || v.Kind() == motan2.KindBytes) {
+		ctx.SetContentType(route.ContentType)
+		if v.Kind() == motan2.KindString {
+			ctx.SetBodyString(v.Str())
+		} else {
+			ctx.SetBody(v.Raw())
+		}
+		return
+	}
+	bp := scratchPool.Get().(*[]byte)
+	b, err := translate.AppendJSON((*bp)[:0], v, route.JSON)
+	if err != nil {
+		putScratch(bp, b)
+		h.writeError(ctx, &translate.Error{Code: translate.Internal, HTTPStatus: 502,
+			Message: "upstream reply cannot be written as JSON: " + err.Error()}, id)
+		return
+	}
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+	putScratch(bp, b)
+}
+
+func putScratch(bp *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		scratchPool.Put(bp)
+	}
+}
+
+func (h *HTTP) writeError(ctx *fasthttp.RequestCtx, err error, id string) {
+	e := asError(err, translate.Internal)
+	status := e.Status()
+	if status >= 500 {
+		h.log.Warn("http: request failed", "status", status, "code", e.Code.String(), "error", e.Message,
+			"method", string(ctx.Method()), "path", string(ctx.Path()), "request_id", id)
+	}
+	bp := scratchPool.Get().(*[]byte)
+	b := translate.AppendErrorJSON((*bp)[:0], e, id)
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+	putScratch(bp, b)
+}
+
+// transportError answers requests fasthttp could not read: too large a
+// body (413) or header (431), timeouts (408), malformed HTTP (400).
+func (h *HTTP) transportError(ctx *fasthttp.RequestCtx, err error) {
+	var e *translate.Error
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		e = &translate.Error{Code: translate.InvalidArgument, HTTPStatus: 413,
+			Message: "request body larger than " + strconv.Itoa(h.opts.MaxBodyBytes) + " bytes"}
+	case errors.As(err, &small):
+		e = &translate.Error{Code: translate.InvalidArgument, HTTPStatus: 431,
+			Message: "request line and headers larger than " + strconv.Itoa(h.opts.MaxHeaderBytes) + " bytes"}
+	case errors.As(err, &ne) && ne.Timeout():
+		e = &translate.Error{Code: translate.DeadlineExceeded, HTTPStatus: 408, Message: "request not received in time"}
+	default:
+		e = &translate.Error{Code: translate.InvalidArgument, Message: "malformed HTTP request: " + err.Error()}
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderConnection, "close")
+	id := h.newRequestID()
+	ctx.Response.Header.SetBytesK(h.idHeader, id)
+	h.writeError(ctx, e, id)
+}
+
+// newRequestID returns a process-unique id: a random per-process prefix and
+// a counter, cheap enough for every request.
+func (h *HTTP) newRequestID() string {
+	var buf [8 + 1 + 16]byte
+	b := append(buf[:0], h.idPrefix...)
+	b = strconv.AppendUint(b, h.idCounter.Add(1), 16)
+	return string(b)
+}
+
+func joinComma(list []string) string { return strings.Join(list, ", ") }
