@@ -26,6 +26,9 @@ type Call struct {
 	Meta motan2.Meta
 	// RequestID is the caller's request id (generated when absent).
 	RequestID string
+	// Timeout is the time the whole upstream call may take (0: none
+	// beyond the context's deadline).
+	Timeout time.Duration
 }
 
 // Reply is the answer to a Call.

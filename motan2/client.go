@@ -244,14 +244,18 @@ func (c *Client) Close() error {
 // Response (whose Frame carries the exception's meta).
 func (c *Client) Call(ctx context.Context, req *Request) (*Response, error) {
 	bp := getBuf()
-	f, body, err := req.frame((*bp)[:0])
+	f := framePool.Get().(*Frame)
+	body, err := req.fill(f, (*bp)[:0])
 	if err != nil {
 		putBuf(bp)
+		putFrame(f)
 		return nil, err
 	}
-	resp, err := c.RoundTrip(ctx, f)
+	resp, err := c.roundTripWithin(ctx, f, req.Timeout)
 	*bp = body
 	putBuf(bp)
+	reqSer := f.Serialization
+	putFrame(f) // the frame was encoded before roundTrip returned
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +265,7 @@ func (c *Client) Call(ctx context.Context, req *Request) (*Response, error) {
 	}
 	s := resp.Serialization
 	if s == SerializationHessian2 && len(resp.Body) > 0 {
-		s = f.Serialization // an agent-made frame; the body is in the request's serialization
+		s = reqSer // an agent-made frame; the body is in the request's serialization
 	}
 	if out.Value, err = DecodeReply(s, resp.Body); err != nil {
 		return out, fmt.Errorf("motan2: decoding %s reply of %s.%s: %w", s, req.Service, req.Method, err)
@@ -275,12 +279,22 @@ func (c *Client) Call(ctx context.Context, req *Request) (*Response, error) {
 // as is. Exception replies are returned as frames, not errors; errors are
 // *CallError values for calls that got no response.
 func (c *Client) RoundTrip(ctx context.Context, f *Frame) (*Frame, error) {
-	if _, ok := ctx.Deadline(); !ok && c.opts.requestTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.opts.requestTimeout)
-		defer cancel()
+	return c.roundTripWithin(ctx, f, 0)
+}
+
+// roundTripWithin is RoundTrip with an extra time limit (0: the default
+// request timeout when ctx has no deadline).
+func (c *Client) roundTripWithin(ctx context.Context, f *Frame, timeout time.Duration) (*Frame, error) {
+	b := budget{ctx: ctx}
+	if timeout <= 0 {
+		if _, ok := ctx.Deadline(); !ok {
+			timeout = c.opts.requestTimeout
+		}
 	}
-	resp, err := c.roundTrip(ctx, f, false)
+	if timeout > 0 {
+		b.deadline = time.Now().Add(timeout)
+	}
+	resp, err := c.roundTrip(b, f, false)
 	c.record(resp, err)
 	if err != nil {
 		return nil, err
@@ -291,14 +305,31 @@ func (c *Client) RoundTrip(ctx context.Context, f *Frame) (*Frame, error) {
 
 // Heartbeat sends one heartbeat and waits for its answer.
 func (c *Client) Heartbeat(ctx context.Context) error {
-	_, err := c.roundTrip(ctx, NewHeartbeatRequest(0, c.opts.javaHeartbeat), true)
+	_, err := c.roundTrip(budget{ctx: ctx}, NewHeartbeatRequest(0, c.opts.javaHeartbeat), true)
 	if err == nil {
 		c.markAvailable()
 	}
 	return err
 }
 
-func (c *Client) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Frame, error) {
+// budget is a call's time limit: its context plus an optional deadline
+// that is enforced with a timer pooled with the pending call rather than a
+// derived context, which would cost three allocations on every call.
+type budget struct {
+	ctx      context.Context
+	deadline time.Time // zero: ctx alone
+}
+
+// waitCtx returns a context that ends with ctx or at the deadline, for the
+// rare paths that block before sending (a dial, full connections).
+func (b budget) waitCtx() (context.Context, context.CancelFunc) {
+	if b.deadline.IsZero() {
+		return b.ctx, func() {}
+	}
+	return context.WithDeadline(b.ctx, b.deadline)
+}
+
+func (c *Client) roundTrip(b budget, f *Frame, heartbeat bool) (*Frame, error) {
 	if c.closed.Load() {
 		return nil, &CallError{Addr: c.addr, Err: ErrClientClosed}
 	}
@@ -308,11 +339,11 @@ func (c *Client) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Fram
 	// A connection can die between being picked and taking the call; the
 	// call then never left, so it is retried once on a fresh pick.
 	for attempt := 0; ; attempt++ {
-		cn, err := c.pick(ctx)
+		cn, err := c.pick(b)
 		if err != nil {
 			return nil, &CallError{Addr: c.addr, Err: err}
 		}
-		resp, err := cn.roundTrip(ctx, f, heartbeat)
+		resp, err := cn.roundTrip(b, f, heartbeat)
 		var ce *CallError
 		if attempt == 0 && errors.As(err, &ce) && !ce.Sent && errors.Is(err, ErrConnClosed) {
 			continue
@@ -323,13 +354,13 @@ func (c *Client) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Fram
 
 // pick returns a live connection with a free in-flight slot, trying each
 // slot once from the round-robin position before waiting on the first.
-func (c *Client) pick(ctx context.Context) (*conn, error) {
+func (c *Client) pick(b budget) (*conn, error) {
 	start := c.next.Add(1)
 	n := uint32(len(c.slots))
 	var firstErr error
 	var first *conn
 	for i := uint32(0); i < n; i++ {
-		cn, err := c.slots[(start+i)%n].get(ctx)
+		cn, err := c.slots[(start+i)%n].get(b)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -348,6 +379,8 @@ func (c *Client) pick(ctx context.Context) (*conn, error) {
 	if first == nil {
 		return nil, firstErr
 	}
+	ctx, cancel := b.waitCtx()
+	defer cancel()
 	select {
 	case first.sem <- struct{}{}:
 		return first, nil
@@ -451,7 +484,7 @@ func (c *Client) idleLoop() {
 				case <-ctx.Done():
 					return // saturated, so certainly not idle
 				}
-				if _, err := cn.roundTrip(ctx, NewHeartbeatRequest(0, c.opts.javaHeartbeat), true); err != nil {
+				if _, err := cn.roundTrip(budget{ctx: ctx}, NewHeartbeatRequest(0, c.opts.javaHeartbeat), true); err != nil {
 					cn.close(fmt.Errorf("idle heartbeat failed: %w", err))
 				}
 			}()
@@ -473,7 +506,7 @@ type slot struct {
 	retryAt  time.Time
 }
 
-func (s *slot) get(ctx context.Context) (*conn, error) {
+func (s *slot) get(b budget) (*conn, error) {
 	for {
 		s.mu.Lock()
 		if cn := s.conn; cn != nil {
@@ -495,11 +528,15 @@ func (s *slot) get(ctx context.Context) (*conn, error) {
 		}
 		wait := s.dialing
 		s.mu.Unlock()
+		ctx, cancel := b.waitCtx()
 		select {
 		case <-wait:
+			cancel()
 		case <-ctx.Done():
+			cancel()
 			return nil, fmt.Errorf("connecting: %w", ctx.Err())
 		case <-s.c.done:
+			cancel()
 			return nil, ErrClientClosed
 		}
 		s.mu.Lock()
@@ -567,12 +604,17 @@ func (s *slot) dropped(cn *conn, err error) {
 // pendingCall is one call waiting for its response.
 type pendingCall struct {
 	ch        chan struct{}
+	timer     *time.Timer // the budget's deadline; stopped when not in use
 	resp      *Frame
 	err       error
 	heartbeat bool
 }
 
-var pendingPool = sync.Pool{New: func() any { return &pendingCall{ch: make(chan struct{}, 1)} }}
+var pendingPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &pendingCall{ch: make(chan struct{}, 1), timer: t}
+}}
 
 // conn is one multiplexed connection.
 type conn struct {
@@ -605,7 +647,7 @@ func newConn(c *Client, s *slot, nc net.Conn) *conn {
 
 // roundTrip sends f on cn and waits for the response. The caller holds an
 // in-flight slot of cn, which roundTrip releases.
-func (cn *conn) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Frame, error) {
+func (cn *conn) roundTrip(b budget, f *Frame, heartbeat bool) (*Frame, error) {
 	defer func() { <-cn.sem }()
 	pc := pendingPool.Get().(*pendingCall)
 	pc.heartbeat = heartbeat
@@ -623,12 +665,12 @@ func (cn *conn) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Frame
 	cn.mu.Unlock()
 
 	bp := getBuf()
-	b, err := AppendFrame((*bp)[:0], f, cn.c.opts.gzipThreshold)
+	buf, err := AppendFrame((*bp)[:0], f, cn.c.opts.gzipThreshold)
 	if err == nil {
-		putUint64(b[5:13], id)
-		err = cn.w.write(b)
+		putUint64(buf[5:13], id)
+		err = cn.w.write(buf)
 	}
-	*bp = b
+	*bp = buf
 	putBuf(bp)
 	if err != nil {
 		if cn.forget(id) {
@@ -637,8 +679,15 @@ func (cn *conn) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Frame
 		return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: cn.close(fmt.Errorf("write: %w", err))}
 	}
 
+	var expired <-chan time.Time
+	if !b.deadline.IsZero() {
+		pc.timer.Reset(time.Until(b.deadline))
+		expired = pc.timer.C
+	}
+	var cause error
 	select {
 	case <-pc.ch:
+		pc.timer.Stop()
 		resp, err := pc.resp, pc.err
 		pc.resp, pc.err = nil, nil
 		pendingPool.Put(pc)
@@ -646,16 +695,20 @@ func (cn *conn) roundTrip(ctx context.Context, f *Frame, heartbeat bool) (*Frame
 			return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: err}
 		}
 		return resp, nil
-	case <-ctx.Done():
-		if !cn.forget(id) {
-			// The reader or close already took the call: wait for the
-			// (immediate) delivery so pc can be reused.
-			<-pc.ch
-			pc.resp, pc.err = nil, nil
-		}
-		pendingPool.Put(pc)
-		return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: ctx.Err()}
+	case <-b.ctx.Done():
+		cause = b.ctx.Err()
+	case <-expired:
+		cause = context.DeadlineExceeded
 	}
+	pc.timer.Stop() // synchronous timers (Go 1.23+): no stale tick survives Stop
+	if !cn.forget(id) {
+		// The reader or close already took the call: wait for the
+		// (immediate) delivery so pc can be reused.
+		<-pc.ch
+		pc.resp, pc.err = nil, nil
+	}
+	pendingPool.Put(pc)
+	return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: cause}
 }
 
 func putUint64(b []byte, v uint64) {

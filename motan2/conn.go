@@ -31,9 +31,10 @@ type frameWriter struct {
 	nc      net.Conn
 	timeout time.Duration // per write; 0 means none
 
-	mu      sync.Mutex
-	idle    sync.Cond // signalled when a flush ends; L is &mu
-	pending []byte    // frames queued while a flush is running
+	mu       sync.Mutex
+	idle     sync.Cond // signalled when a flush ends; L is &mu
+	pending  []byte    // frames queued while a flush is running
+	deadline time.Time // write deadline currently set on nc
 	spare   []byte
 	writing bool
 	err     error // sticky: after a write error every write fails
@@ -60,7 +61,13 @@ func (w *frameWriter) write(frame []byte) error {
 		w.mu.Unlock()
 
 		if w.timeout > 0 {
-			w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+			// Moving the deadline costs a timer update in the runtime, so
+			// it is pushed out only once half of it has been used: a write
+			// still gets between timeout/2 and timeout to complete.
+			if now := time.Now(); w.deadline.Sub(now) < w.timeout/2 {
+				w.deadline = now.Add(w.timeout)
+				w.nc.SetWriteDeadline(w.deadline)
+			}
 		}
 		_, err := w.nc.Write(out)
 

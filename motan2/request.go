@@ -2,6 +2,7 @@ package motan2
 
 import (
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,10 @@ type Request struct {
 	// Serialization of the arguments; the zero value (hessian2, which no
 	// peer supports) means Simple on the client side.
 	Serialization Serialization
+	// Timeout bounds the call (client side) in addition to the context's
+	// deadline; 0 means the client's request timeout when the context has
+	// no deadline. Cheaper than a context with a deadline.
+	Timeout time.Duration
 
 	// Frame is the request frame a server decoded Args from (server side only).
 	Frame *Frame
@@ -31,18 +36,21 @@ type Response struct {
 	Frame *Frame // the response frame as received
 }
 
-// frame builds the request frame for r: M_p, M_m, M_pp=motan2 first, then
-// M_g, M_v, then r.Meta, with the body encoded in r's serialization.
-func (r *Request) frame(dst []byte) (*Frame, []byte, error) {
+// fill makes f the request frame for r: M_p, M_m, M_pp=motan2 first, then
+// M_g, M_v, then r.Meta, with the body appended to dst in r's
+// serialization. It returns the body.
+func (r *Request) fill(f *Frame, dst []byte) ([]byte, error) {
 	s := r.Serialization
 	if s == SerializationHessian2 {
 		s = SerializationSimple
 	}
 	body, err := AppendValues(dst, s, r.Args)
 	if err != nil {
-		return nil, dst, err
+		return dst, err
 	}
-	f := NewRequest(r.Service, r.Method, s, body)
+	f.Reset()
+	f.Version, f.Serialization, f.Body = Version2, s, body
+	f.Meta = append(f.Meta, MetaPair{MetaPath, r.Service}, MetaPair{MetaMethod, r.Method}, MetaPair{MetaProxyProtocol, "motan2"})
 	if r.Group != "" {
 		f.Meta = append(f.Meta, MetaPair{MetaGroup, r.Group})
 	}
@@ -50,7 +58,19 @@ func (r *Request) frame(dst []byte) (*Frame, []byte, error) {
 		f.Meta = append(f.Meta, MetaPair{MetaVersion, r.Version})
 	}
 	f.Meta = append(f.Meta, r.Meta...)
-	return f, body, nil
+	return body, nil
+}
+
+// framePool holds request frames of Client.Call, which are only needed
+// until they are encoded.
+var framePool = sync.Pool{New: func() any { f := &Frame{}; f.Meta = f.metaStore[:0]; return f }}
+
+func putFrame(f *Frame) {
+	if cap(f.Meta) > 64 {
+		return
+	}
+	f.Reset()
+	framePool.Put(f)
 }
 
 // processTime formats a duration as motan-go's M_pt value (milliseconds).

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/meshgate/meshgate/gateway/assembly"
@@ -27,6 +30,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	demoAddr := fs.String("demo-addr", "", "override demo.listen (the built-in demo Motan2 service)")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests may run after SIGINT/SIGTERM")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	pprofAddr := fs.String("pprof-addr", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -51,6 +55,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	gw, err := assembly.Start(cfg, logger)
 	if err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		stopProfiles, err := serveProfiles(*pprofAddr, logger)
+		if err != nil {
+			gw.Shutdown(context.Background())
+			return fmt.Errorf("run: --pprof-addr: %w", err)
+		}
+		defer stopProfiles()
 	}
 	logger.Info("meshgate: serving", "config", cfg.Source, "http", gw.HTTPAddr().String(), "routes", len(cfg.Routes), "clusters", len(cfg.Clusters))
 	if a := gw.DemoAddr(); a != nil {
@@ -103,4 +115,22 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d routes, %d clusters)\n", *file, len(cfg.Routes), len(cfg.Clusters))
 	return nil
+}
+
+// serveProfiles serves net/http/pprof on addr until the returned function
+// is called.
+func serveProfiles(addr string, logger *slog.Logger) (func(), error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	logger.Info("meshgate: serving profiles", "addr", l.Addr().String())
+	return func() { srv.Close() }, nil
 }

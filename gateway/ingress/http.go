@@ -107,6 +107,25 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+// scratchCall holds a request's Call with inline room for its arguments
+// and meta; pooled because a Call passed to an Invoker escapes to the heap.
+type scratchCall struct {
+	call gateway.Call
+	args [8]motan2.Value
+	meta [8]motan2.MetaPair
+}
+
+var scratchCalls = sync.Pool{New: func() any { return new(scratchCall) }}
+
+// release clears references into the request and pools sc; the reply has
+// been written by then, and upstreams keep nothing of a Call.
+func (sc *scratchCall) release() {
+	clear(sc.args[:])
+	clear(sc.meta[:])
+	sc.call = gateway.Call{}
+	scratchCalls.Put(sc)
+}
+
 // b2s views b as a string without copying; the string must not outlive
 // the request whose buffer b is.
 func b2s(b []byte) string {
@@ -155,25 +174,27 @@ func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
 	}
 	route := snap.Routes[rid]
 
-	call := gateway.Call{Service: route.Service, Method: route.Method, Group: route.Group, Version: route.Version, RequestID: id}
-	var argsStore [8]motan2.Value
-	args, err := h.bind(ctx, route, &params, argsStore[:0])
+	sc := scratchCalls.Get().(*scratchCall)
+	defer sc.release()
+	call := &sc.call
+	*call = gateway.Call{Service: route.Service, Method: route.Method, Group: route.Group, Version: route.Version,
+		RequestID: id, Timeout: route.Timeout}
+	args, err := h.bind(ctx, route, &params, sc.args[:0])
 	if err != nil {
 		h.writeError(ctx, err, id)
 		return
 	}
 	call.Args = args
-	var metaStore [8]motan2.MetaPair
-	call.Meta = append(metaStore[:0], motan2.MetaPair{Key: h.opts.RequestIDHeader, Value: id})
+	call.Meta = append(sc.meta[:0], motan2.MetaPair{Key: h.opts.RequestIDHeader, Value: id})
 	for _, name := range route.RequestHeaders {
 		if v := ctx.Request.Header.Peek(name); len(v) > 0 {
 			call.Meta = append(call.Meta, motan2.MetaPair{Key: name, Value: string(v)})
 		}
 	}
 
-	cctx, cancel := context.WithTimeout(context.Background(), route.Timeout)
-	reply, err := route.Invoker.Invoke(cctx, &call)
-	cancel()
+	// The deadline travels as call.Timeout, which the Motan2 client
+	// enforces with a pooled timer: no per-request context allocations.
+	reply, err := route.Invoker.Invoke(context.Background(), call)
 	if err != nil {
 		h.writeError(ctx, err, id)
 		return

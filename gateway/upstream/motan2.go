@@ -90,6 +90,12 @@ func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call) (*gateway.Repl
 			continue // try it only if nothing else is left
 		}
 		tried++
+		if call.Timeout > 0 {
+			// Each attempt gets what is left of the call's budget.
+			if req.Timeout = call.Timeout - time.Since(began); req.Timeout <= 0 {
+				return nil, c.callError(call, cl.Addr(), time.Since(began), context.DeadlineExceeded)
+			}
+		}
 		resp, err := cl.Call(ctx, &req)
 		if err == nil {
 			return &gateway.Reply{Value: resp.Value, Meta: resp.Meta}, nil
@@ -99,7 +105,7 @@ func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call) (*gateway.Repl
 			return nil, translate.FromMotan2Exception(exc)
 		}
 		var ce *motan2.CallError
-		if errors.As(err, &ce) && !ce.Sent && ctx.Err() == nil {
+		if errors.As(err, &ce) && !ce.Sent && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			lastErr = err // never left: safe to try the next endpoint
 			continue
 		}
