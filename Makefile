@@ -7,8 +7,6 @@ FUZZTIME      ?= 30s
 BENCHTIME     ?= 1s
 BENCH_DURATION ?= 10s
 HTTP_ADDR     ?= 127.0.0.1:8080
-# Packages with native fuzz targets, as "package:Target" pairs.
-FUZZ_TARGETS  := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' motan2/*_test.go 2>/dev/null | sed 's/func //' | sort -u)
 
 .PHONY: all build run test test-unit test-interop bench bench-e2e fuzz lint fmt clean
 
@@ -43,9 +41,12 @@ bench-e2e:
 
 ## fuzz: run every native fuzz target for FUZZTIME each
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "== $$t ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./motan2/; \
+	@set -e; for f in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go' | grep -v -e '^interop/' -e '^benchmarks/')); do \
+		pkg=./$$(dirname $$f); \
+		for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/func //'); do \
+			echo "== $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
 	done
 
 ## lint: formatting, vet and staticcheck (pinned)

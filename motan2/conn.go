@@ -35,9 +35,9 @@ type frameWriter struct {
 	idle     sync.Cond // signalled when a flush ends; L is &mu
 	pending  []byte    // frames queued while a flush is running
 	deadline time.Time // write deadline currently set on nc
-	spare   []byte
-	writing bool
-	err     error // sticky: after a write error every write fails
+	spare    []byte
+	writing  bool
+	err      error // sticky: after a write error every write fails
 }
 
 // write queues frame and, if no flush is running, flushes. It returns the

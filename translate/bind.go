@@ -19,21 +19,37 @@ import (
 // body field). Each type produces values of one motan2.Kind (see Kind).
 type ArgType uint8
 
-// Argument types. The zero value is ArgString.
+// Argument types, with their configuration names. The zero value is
+// ArgString.
 const (
-	ArgString      ArgType = iota // "string": motan2 string
-	ArgBool                       // "bool": motan2 bool
-	ArgInt32                      // "int32": motan2 int32
-	ArgInt64                      // "int64": motan2 int64
-	ArgFloat64                    // "float64": motan2 float64
-	ArgBytes                      // "bytes": motan2 byte array, base64 in text
-	ArgStringMap                  // "string_map": motan2 map<string,string>, a JSON object in text
-	ArgMap                        // "map": motan2 generic map, a JSON object in text
-	ArgArray                      // "array": motan2 generic array, a JSON array in text
-	ArgInt16                      // "int16": motan2 int16
-	ArgByte                       // "byte": motan2 byte (0..255)
-	ArgFloat32                    // "float32": motan2 float32
-	ArgStringArray                // "string_array": motan2 string array, a JSON array in text
+	// ArgString ("string") converts to a motan2 string.
+	ArgString ArgType = iota
+	// ArgBool ("bool") converts to a motan2 bool.
+	ArgBool
+	// ArgInt32 ("int32") converts to a motan2 int32.
+	ArgInt32
+	// ArgInt64 ("int64") converts to a motan2 int64.
+	ArgInt64
+	// ArgFloat64 ("float64") converts to a motan2 float64.
+	ArgFloat64
+	// ArgBytes ("bytes") converts base64 text to a motan2 byte array.
+	ArgBytes
+	// ArgStringMap ("string_map") converts a JSON object to a motan2
+	// map<string,string>.
+	ArgStringMap
+	// ArgMap ("map") converts a JSON object to a motan2 generic map.
+	ArgMap
+	// ArgArray ("array") converts a JSON array to a motan2 generic array.
+	ArgArray
+	// ArgInt16 ("int16") converts to a motan2 int16.
+	ArgInt16
+	// ArgByte ("byte") converts 0..255 to a motan2 byte.
+	ArgByte
+	// ArgFloat32 ("float32") converts to a motan2 float32.
+	ArgFloat32
+	// ArgStringArray ("string_array") converts a JSON array to a motan2
+	// string array.
+	ArgStringArray
 	numArgTypes
 )
 

@@ -152,6 +152,43 @@ func TestFromString(t *testing.T) {
 	}
 }
 
+// TestConversionMatrix converts every kind of JSON value to every type,
+// through a body, FromString and FromJSON: no panics, and errors name the
+// argument.
+func TestConversionMatrix(t *testing.T) {
+	inputs := []string{`null`, `true`, `false`, `0`, `-1.5e3`, `"s"`, `"\u00e9"`, `"42"`, `""`, `[]`, `[1,"a",null]`, `{}`, `{"k":"v","n":1}`, `{"a":{"b":[]}}`}
+	for _, in := range inputs {
+		body, err := ParseJSONBody([]byte(`{"f":` + in + `}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var x any
+		dec := json.NewDecoder(strings.NewReader(in))
+		dec.UseNumber()
+		if err := dec.Decode(&x); err != nil {
+			t.Fatal(err)
+		}
+		for at := range numArgTypes {
+			v1, _, err1 := body.Field("a1", "f", at)
+			v2, err2 := FromJSON("a1", x, at)
+			if (err1 == nil) != (err2 == nil) || err1 == nil && !motan2.Equal(v1, v2) {
+				t.Errorf("%s as %s: body %v %v, FromJSON %v %v", in, at, v1, err1, v2, err2)
+			}
+			for _, err := range []error{err1, err2} {
+				if err != nil && !strings.HasPrefix(err.Error(), `argument "a1": `) {
+					t.Errorf("%s as %s: %v", in, at, err)
+				}
+			}
+			if v, err := FromString("a1", in, at); err != nil && !strings.HasPrefix(err.Error(), `argument "a1": `) {
+				t.Errorf("FromString(%s) as %s: %v %v", in, at, v, err)
+			}
+			if _, _, err := body.Field("a1", "f.g", at); err != nil && !strings.HasPrefix(err.Error(), `argument "a1": `) {
+				t.Errorf("%s.g as %s: %v", in, at, err)
+			}
+		}
+	}
+}
+
 func TestFromJSON(t *testing.T) {
 	s := motan2.String
 	type jcase struct {
@@ -477,6 +514,10 @@ func TestParseJSONBodySyntaxErrors(t *testing.T) {
 			if json.Valid([]byte(tc.in)) {
 				t.Fatal("encoding/json thinks it is valid")
 			}
+			// The validator used past the limits agrees.
+			if off, reason, found := firstSyntaxError(tc.in); !found || off != se.Offset || reason != se.Reason {
+				t.Fatalf("firstSyntaxError = %d %q %v", off, reason, found)
+			}
 			// encoding/json reports "after reading Offset bytes"; ours is
 			// the offending byte itself.
 			var x any
@@ -500,9 +541,19 @@ func TestParseJSONBodyLimits(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != InvalidArgument || errors.As(err, &se) || !strings.Contains(e.Message, "nested deeper than 100") {
 		t.Fatalf("101 levels: %v", err)
 	}
+	// Past a limit, a syntax error further on still wins.
+	for _, in := range []string{deep[:len(deep)-1], deep + "x", strings.Repeat(`{"a":`, 101) + "1" + strings.Repeat("}", 100) + ",}"} {
+		_, err = ParseJSONBody([]byte(in))
+		if !errors.As(err, &se) {
+			t.Fatalf("deep and malformed: %v, want a syntax error", err)
+		}
+	}
 	many := "[" + strings.Repeat("0,", motan2.MaxValueCount) + "0]"
 	if _, err := ParseJSONBody([]byte(many)); !errors.As(err, &e) || !strings.Contains(e.Message, "more than") {
 		t.Fatalf("too many values: %v", err)
+	}
+	if _, err := ParseJSONBody([]byte(many[:len(many)-1])); !errors.As(err, &se) || se.Reason != "unexpected end of JSON input" {
+		t.Fatalf("too many values, truncated: %v", err)
 	}
 }
 

@@ -17,25 +17,45 @@ import (
 // through the literal tables of this file (see docs/errors.md).
 type Code uint8
 
-// The 17 gRPC status codes, with gRPC's numbering.
+// The 17 gRPC status codes, with gRPC's numbering and meaning.
 const (
-	OK                 Code = 0
-	Canceled           Code = 1
-	Unknown            Code = 2
-	InvalidArgument    Code = 3
-	DeadlineExceeded   Code = 4
-	NotFound           Code = 5
-	AlreadyExists      Code = 6
-	PermissionDenied   Code = 7
-	ResourceExhausted  Code = 8
+	// OK is not an error; an Error coded OK is a bug and is answered as
+	// UNKNOWN would be.
+	OK Code = 0
+	// Canceled means the caller cancelled the call.
+	Canceled Code = 1
+	// Unknown means an error with no better classification.
+	Unknown Code = 2
+	// InvalidArgument means the request is malformed whatever the server's
+	// state (bad JSON, an argument that does not fit its type).
+	InvalidArgument Code = 3
+	// DeadlineExceeded means the deadline passed before the call completed.
+	DeadlineExceeded Code = 4
+	// NotFound means the requested entity (or route) does not exist.
+	NotFound Code = 5
+	// AlreadyExists means the entity the caller tried to create exists.
+	AlreadyExists Code = 6
+	// PermissionDenied means the caller may not do this.
+	PermissionDenied Code = 7
+	// ResourceExhausted means a quota, rate limit or size limit was hit.
+	ResourceExhausted Code = 8
+	// FailedPrecondition means the system is not in a state the call needs.
 	FailedPrecondition Code = 9
-	Aborted            Code = 10
-	OutOfRange         Code = 11
-	Unimplemented      Code = 12
-	Internal           Code = 13
-	Unavailable        Code = 14
-	DataLoss           Code = 15
-	Unauthenticated    Code = 16
+	// Aborted means a concurrency conflict; retry at a higher level.
+	Aborted Code = 10
+	// OutOfRange means an argument is past the valid range.
+	OutOfRange Code = 11
+	// Unimplemented means the operation is not served (by meshgate or by the
+	// upstream the route targets).
+	Unimplemented Code = 12
+	// Internal means a broken invariant, in meshgate or in the upstream.
+	Internal Code = 13
+	// Unavailable means the service cannot be reached now; usually transient.
+	Unavailable Code = 14
+	// DataLoss means unrecoverable data loss or corruption.
+	DataLoss Code = 15
+	// Unauthenticated means the caller has no valid credentials.
+	Unauthenticated Code = 16
 )
 
 // NumCodes is the number of defined codes; codes are 0 to NumCodes-1.
@@ -177,19 +197,21 @@ type Error struct {
 	Cause error
 }
 
-// Error returns "CODE: message", followed by the upstream errcode and
-// errtype for an upstream exception and by the cause's text when the
-// message does not already end with it.
+// Error returns "CODE: message" (the message as AppendErrorJSON writes
+// it), followed by the upstream errcode and errtype for an upstream
+// exception and by the cause's text when the message does not already end
+// with it.
 func (e *Error) Error() string {
 	var b strings.Builder
+	msg := e.message()
 	b.WriteString(e.Code.String())
 	b.WriteString(": ")
-	b.WriteString(e.Message)
+	b.WriteString(msg)
 	if e.Upstream {
 		fmt.Fprintf(&b, " (upstream errcode=%d errtype=%d)", e.UpstreamErrCode, e.UpstreamErrType)
 	}
 	if e.Cause != nil {
-		if c := e.Cause.Error(); !strings.HasSuffix(e.Message, c) {
+		if c := e.Cause.Error(); !strings.HasSuffix(msg, c) {
 			b.WriteString(": ")
 			b.WriteString(c)
 		}
@@ -380,6 +402,8 @@ func (e *Error) message() string {
 	return e.Code.String()
 }
 
+var errNilError = &Error{Code: Internal, Message: "nil error"}
+
 // AppendErrorJSON appends the JSON body of an HTTP error answer to dst:
 //
 //	{"code":"NOT_FOUND","status":404,"message":"...","upstream_errcode":404,"upstream_errtype":1,"request_id":"..."}
@@ -390,6 +414,9 @@ func (e *Error) message() string {
 // escaped so that the output is valid JSON whatever their bytes (invalid
 // UTF-8 becomes U+FFFD). It allocates nothing when dst has room.
 func AppendErrorJSON(dst []byte, e *Error, requestID string) []byte {
+	if e == nil {
+		e = errNilError
+	}
 	dst = append(dst, `{"code":"`...)
 	dst = append(dst, e.Code.String()...)
 	dst = append(dst, `","status":`...)

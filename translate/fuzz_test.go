@@ -28,6 +28,7 @@ func FuzzParseJSONBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		body, err := ParseJSONBody(data)
 		valid := json.Valid(data)
+		off, reason, found := firstSyntaxError(string(data))
 		if len(bytes.Trim(data, " \t\r\n")) == 0 {
 			if err != nil || !body.Empty() {
 				t.Fatalf("blank body: %v", err)
@@ -44,6 +45,9 @@ func FuzzParseJSONBody(f *testing.F) {
 				if valid {
 					t.Fatalf("syntax error %v on valid JSON", err)
 				}
+				if !found || off != se.Offset || reason != se.Reason {
+					t.Fatalf("firstSyntaxError = %d %q %v, parser %v", off, reason, found, se)
+				}
 				var x any
 				var jse *json.SyntaxError
 				if uerr := json.Unmarshal(data, &x); errors.As(uerr, &jse) && se.Offset < len(data) && jse.Offset != int64(se.Offset)+1 {
@@ -57,8 +61,8 @@ func FuzzParseJSONBody(f *testing.F) {
 			}
 			return
 		}
-		if !valid {
-			t.Fatalf("accepted invalid JSON %q", data)
+		if !valid || found {
+			t.Fatalf("accepted invalid JSON %q (validator: %v)", data, found)
 		}
 		if body.Empty() {
 			t.Fatal("non-blank body reported empty")
@@ -90,6 +94,22 @@ func FuzzParseJSONBody(f *testing.F) {
 		out, err := AppendJSON(nil, v, JSONOptions{})
 		if err != nil || !json.Valid(out) {
 			t.Fatalf("AppendJSON: %s, %v", out, err)
+		}
+		// Every type, for the body and for its first fields: no panic,
+		// errors name the argument.
+		paths := []string{""}
+		if v.Kind() == motan2.KindMap {
+			for i := 0; i < v.Len() && i < 3; i++ {
+				k, _ := v.Entry(i)
+				paths = append(paths, k.Str(), k.Str()+".x")
+			}
+		}
+		for at := range numArgTypes {
+			for _, p := range paths {
+				if _, _, err := body.Field("a", p, at); err != nil && !strings.HasPrefix(err.Error(), `argument "a": `) {
+					t.Fatalf("Field(%q, %s): %v", p, at, err)
+				}
+			}
 		}
 	})
 }

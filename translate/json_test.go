@@ -108,9 +108,9 @@ func TestAppendJSONFloatsMatchEncodingJSON(t *testing.T) {
 			f32 = float32(special[i])
 		}
 		for _, c := range []struct {
-			v  motan2.Value
+			v   motan2.Value
 			goV any
-			ok bool
+			ok  bool
 		}{
 			{motan2.Float64(f64), f64, !math.IsNaN(f64) && !math.IsInf(f64, 0)},
 			{motan2.Float32(f32), f32, !math.IsNaN(float64(f32)) && !math.IsInf(float64(f32), 0)},

@@ -58,10 +58,14 @@ type doc struct {
 
 func (d *doc) kids(n *jnode) []jnode { return d.nodes[n.a : n.a+n.b] }
 
-// text returns the text of a string (decoded) or number (as written).
+// text returns the text of a string (decoded) or number (as written), ""
+// for other nodes.
 func (d *doc) text(n *jnode) string { return nodeText(d.src, d.decoded, n) }
 
 func nodeText(src string, decoded []string, n *jnode) string {
+	if n.kind != jString && n.kind != jNumber {
+		return ""
+	}
 	if n.esc {
 		return decoded[n.a]
 	}
@@ -134,6 +138,13 @@ func parseJSON(s string) (doc, *parseError) {
 	p.nodes = make([]jnode, 0, len(s)/8+4)
 	if !p.value() {
 		err := p.err
+		if !err.syntax {
+			// A limit stopped the parse: the text may still be malformed
+			// further on, and a syntax error is the better answer.
+			if off, reason, bad := firstSyntaxError(s); bad {
+				err = parseError{offset: off, reason: reason, syntax: true}
+			}
+		}
 		return doc{}, &err
 	}
 	p.ws()
@@ -604,6 +615,117 @@ func dedupeKeys(kv []jnode, src string, decoded []string) []jnode {
 		out += 2
 	}
 	return kv[:out]
+}
+
+// firstSyntaxError finds the first syntax error in s, like the parser
+// but without recursion, limits or a tree, for texts the parser gave up on
+// because of a limit.
+func firstSyntaxError(s string) (offset int, reason string, found bool) {
+	p := &parser{s: s}
+	var open []byte // '[' or '{' for each open container
+	const (
+		wantValue = iota
+		wantKey
+		afterValue
+	)
+	state := wantValue
+	for {
+		p.stack = p.stack[:0]
+		p.decoded = p.decoded[:0]
+		switch state {
+		case wantValue:
+			p.ws()
+			if p.i >= len(s) {
+				p.failEOF()
+				return p.err.offset, p.err.reason, true
+			}
+			switch c := s[p.i]; {
+			case c == '{' || c == '[':
+				open = append(open, c)
+				p.i++
+				p.ws()
+				if p.i < len(s) && s[p.i] == c+2 { // '}' or ']'
+					p.i++
+					open = open[:len(open)-1]
+					state = afterValue
+				} else if c == '{' {
+					state = wantKey
+				}
+				continue
+			case c == '"':
+				if _, ok := p.str(); !ok {
+					return p.err.offset, p.err.reason, true
+				}
+			case c == 't' || c == 'f' || c == 'n':
+				lit := "null"
+				if c == 't' {
+					lit = "true"
+				} else if c == 'f' {
+					lit = "false"
+				}
+				if !p.literal(lit, jNull) {
+					return p.err.offset, p.err.reason, true
+				}
+			case c == '-' || isDigit(c):
+				if !p.number() {
+					return p.err.offset, p.err.reason, true
+				}
+			default:
+				return p.i, "invalid character " + p.quoteChar(p.i) + " looking for beginning of value", true
+			}
+			state = afterValue
+		case wantKey:
+			p.ws()
+			if p.i >= len(s) {
+				p.failEOF()
+				return p.err.offset, p.err.reason, true
+			}
+			if s[p.i] != '"' {
+				return p.i, "invalid character " + p.quoteChar(p.i) + " looking for beginning of object key string", true
+			}
+			if _, ok := p.str(); !ok {
+				return p.err.offset, p.err.reason, true
+			}
+			p.ws()
+			if p.i >= len(s) {
+				p.failEOF()
+				return p.err.offset, p.err.reason, true
+			}
+			if s[p.i] != ':' {
+				return p.i, "invalid character " + p.quoteChar(p.i) + " after object key", true
+			}
+			p.i++
+			state = wantValue
+		case afterValue:
+			p.ws()
+			if len(open) == 0 {
+				if p.i < len(s) {
+					return p.i, "invalid character " + p.quoteChar(p.i) + " after top-level value", true
+				}
+				return 0, "", false
+			}
+			if p.i >= len(s) {
+				p.failEOF()
+				return p.err.offset, p.err.reason, true
+			}
+			top := open[len(open)-1]
+			switch c := s[p.i]; {
+			case c == ',':
+				p.i++
+				state = wantValue
+				if top == '{' {
+					state = wantKey
+				}
+			case c == top+2:
+				p.i++
+				open = open[:len(open)-1]
+			case top == '{':
+				return p.i, "invalid character " + p.quoteChar(p.i) + " after object key:value pair", true
+			default:
+				return p.i, "invalid character " + p.quoteChar(p.i) + " after array element", true
+			}
+		}
+	}
 }
 
 // appendNodeJSON appends the compact JSON text of n, stopping once dst

@@ -88,7 +88,7 @@ func Call(ctx context.Context, req *motan2.Request) (motan2.Value, error) {
 		if len(args) == 0 {
 			pairs := make([]motan2.StringPair, 0, len(req.Meta))
 			for _, p := range req.Meta {
-				pairs = append(pairs, motan2.StringPair{Key: p.Key, Value: p.Value})
+				pairs = append(pairs, motan2.StringPair(p))
 			}
 			return motan2.StringMap(pairs), nil
 		}
