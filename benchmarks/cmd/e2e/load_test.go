@@ -62,9 +62,17 @@ func TestParseWrkTime(t *testing.T) {
 
 func TestStatTicks(t *testing.T) {
 	// Field 2 may contain spaces and parentheses.
-	stat := "1234 (a b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 7 0 12345 0 0"
+	stat := "1234 (a b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 37 5 8 20 0 7 0 12345 0 0"
 	if n, err := statTicks(stat); err != nil || n != 287 {
 		t.Errorf("statTicks = %d, %v; want 287", n, err)
+	}
+	if n, err := statTicksWithChildren(stat); err != nil || n != 300 {
+		t.Errorf("statTicksWithChildren = %d, %v; want 300", n, err)
+	}
+	a := othersCPU{ticks: map[int]int64{1: 100, 2: 50, 3: 10}}
+	b := othersCPU{ticks: map[int]int64{1: 130, 3: 10, 4: 20}} // 2 exited, 4 started
+	if other, _ := othersDelta(a, b); other != 500*time.Millisecond {
+		t.Errorf("othersDelta = %v, want 500ms", other)
 	}
 }
 

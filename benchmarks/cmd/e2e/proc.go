@@ -113,6 +113,13 @@ func (p *proc) failure(what string) error {
 	return fmt.Errorf("%s: %s (%s); last lines of %s:\n%s", p.name, what, status, p.logPath, p.tail(30))
 }
 
+// allChildren returns every proc started so far.
+func allChildren() []*proc {
+	children.Lock()
+	defer children.Unlock()
+	return append([]*proc(nil), children.list...)
+}
+
 // stopAll stops every child, newest first.
 func stopAll() {
 	children.Lock()
@@ -227,30 +234,76 @@ func (d cpuDelta) best() time.Duration {
 	return d.sched
 }
 
-// machineCPU is the whole machine's CPU time from the first line of
-// /proc/stat: busy (everything but idle and iowait) and steal (time the
-// hypervisor gave to other guests), in clock ticks.
-type machineCPU struct{ busy, steal int64 }
+// othersCPU is a snapshot of the CPU time of every process on the machine
+// except the excluded ones, to tell how much of the machine the rest used
+// during a run (on a shared machine, the noise to watch).
+type othersCPU struct {
+	ticks map[int]int64 // pid -> utime+stime+cutime+cstime
+	steal int64         // hypervisor steal from /proc/stat, ticks
+}
 
-func sampleMachine() (machineCPU, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return machineCPU{}, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return machineCPU{}, errors.New("malformed /proc/stat")
-	}
-	// user nice system idle iowait irq softirq steal [guest guest_nice]:
-	// guest time is already counted in user and nice.
-	var v [8]int64
-	for i := range v {
-		if v[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
-			return machineCPU{}, errors.New("malformed /proc/stat")
+func sampleOthers(exclude map[int]bool) othersCPU {
+	o := othersCPU{ticks: map[int]int64{}}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || exclude[pid] {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone
+		}
+		if n, err := statTicksWithChildren(string(b)); err == nil {
+			o.ticks[pid] = n
 		}
 	}
-	return machineCPU{busy: v[0] + v[1] + v[2] + v[5] + v[6], steal: v[7]}, nil
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		if f := strings.Fields(line); len(f) > 8 && f[0] == "cpu" {
+			o.steal, _ = strconv.ParseInt(f[8], 10, 64)
+		}
+	}
+	return o
+}
+
+// othersDelta is the CPU the other processes used between a and b:
+// processes alive at both samples count their difference, processes
+// started in between all of theirs; processes that started and ended in
+// between count through their parent's cutime/cstime once reaped.
+func othersDelta(a, b othersCPU) (other, steal time.Duration) {
+	var n int64
+	for pid, t := range b.ticks {
+		if t0, ok := a.ticks[pid]; ok && t >= t0 {
+			n += t - t0
+		} else if !ok {
+			n += t
+		}
+	}
+	tick := time.Second / clockTicks
+	return time.Duration(n) * tick, time.Duration(b.steal-a.steal) * tick
+}
+
+// statTicksWithChildren returns utime+stime+cutime+cstime from the text
+// of /proc/<pid>/stat.
+func statTicksWithChildren(stat string) (int64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("malformed /proc/<pid>/stat")
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 15 {
+		return 0, errors.New("short /proc/<pid>/stat")
+	}
+	var sum int64
+	for _, s := range f[11:15] { // fields 14-17
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, errors.New("malformed /proc/<pid>/stat")
+		}
+		sum += n
+	}
+	return sum, nil
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1: all are bound
