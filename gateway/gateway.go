@@ -37,12 +37,14 @@ type Reply struct {
 	Meta  motan2.Meta
 }
 
-// Invoker sends a Call upstream. Invoke may block until ctx's deadline; it
-// returns either a Reply or an error that is a *translate.Error (so every
-// ingress can map it to its protocol's status). Implementations are safe
-// for concurrent use.
+// Invoker sends a Call upstream. Invoke may block until ctx's deadline or
+// call.Timeout; on success it fills reply (which the caller owns, so that a
+// request costs no Reply allocation), otherwise it returns an error that is
+// a *translate.Error, which every ingress maps to its protocol's status.
+// Implementations are safe for concurrent use and keep no reference to
+// call or reply after returning.
 type Invoker interface {
-	Invoke(ctx context.Context, call *Call) (*Reply, error)
+	Invoke(ctx context.Context, call *Call, reply *Reply) error
 }
 
 // Route is a compiled route: what an ingress needs to turn a matched

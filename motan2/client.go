@@ -243,34 +243,49 @@ func (c *Client) Close() error {
 // An exception reply is returned as a *Exception error together with the
 // Response (whose Frame carries the exception's meta).
 func (c *Client) Call(ctx context.Context, req *Request) (*Response, error) {
+	resp := &Response{}
+	if err := c.CallInto(ctx, req, resp); err != nil {
+		if resp.Frame == nil {
+			return nil, err
+		}
+		return resp, err
+	}
+	return resp, nil
+}
+
+// CallInto is Call writing the reply into resp, for callers that keep a
+// Response per request (a gateway saves an allocation per call). On an
+// error without a response frame, resp is left zero.
+func (c *Client) CallInto(ctx context.Context, req *Request, resp *Response) error {
+	*resp = Response{}
 	bp := getBuf()
 	f := framePool.Get().(*Frame)
 	body, err := req.fill(f, (*bp)[:0])
 	if err != nil {
 		putBuf(bp)
 		putFrame(f)
-		return nil, err
+		return err
 	}
-	resp, err := c.roundTripWithin(ctx, f, req.Timeout)
+	rf, err := c.roundTripWithin(ctx, f, req.Timeout)
 	*bp = body
 	putBuf(bp)
 	reqSer := f.Serialization
 	putFrame(f) // the frame was encoded before roundTrip returned
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := &Response{Meta: resp.Meta, Frame: resp}
-	if resp.IsException() {
-		return out, resp.Exception()
+	resp.Meta, resp.Frame = rf.Meta, rf
+	if rf.IsException() {
+		return rf.Exception()
 	}
-	s := resp.Serialization
-	if s == SerializationHessian2 && len(resp.Body) > 0 {
+	s := rf.Serialization
+	if s == SerializationHessian2 && len(rf.Body) > 0 {
 		s = reqSer // an agent-made frame; the body is in the request's serialization
 	}
-	if out.Value, err = DecodeReply(s, resp.Body); err != nil {
-		return out, fmt.Errorf("motan2: decoding %s reply of %s.%s: %w", s, req.Service, req.Method, err)
+	if resp.Value, err = DecodeReply(s, rf.Body); err != nil {
+		return fmt.Errorf("motan2: decoding %s reply of %s.%s: %w", s, req.Service, req.Method, err)
 	}
-	return out, nil
+	return nil
 }
 
 // RoundTrip sends the request frame f and returns the response frame. f is

@@ -27,7 +27,7 @@ func TestFrameAllocations(t *testing.T) {
 	for _, name := range []string{"req_one_string", "req_mixed_args", "res_string", "req_full_meta", "heartbeat_request"} {
 		t.Run(name, func(t *testing.T) {
 			raw, f := vectorFrame(t, name)
-			// Up to 8 meta pairs live inside the Frame; more need a slice.
+			// Up to len(metaStore) meta pairs live inside the Frame; more need one slice.
 			metaAllocs := 0.0
 			if len(f.Meta) > len(f.metaStore) {
 				metaAllocs = 1

@@ -188,7 +188,7 @@ type Frame struct {
 	// for gzip frames). Set by the decoder; ignored by the encoder.
 	WireBodySize int
 
-	metaStore [8]MetaPair // backing store for small meta lists, saves an allocation
+	metaStore [4]MetaPair // backing store for small meta lists (replies carry one or two pairs), saves an allocation
 
 	// bare marks the minimal error frames motan-go sends when a request
 	// fails before it has a response object (spec 11.4): a Server adds no
@@ -347,6 +347,13 @@ func (m Meta) appendTo(dst []byte) []byte {
 func parseMetaPieces(dst Meta, s string) (Meta, error) {
 	if len(s) == 0 {
 		return dst, nil
+	}
+	// Size dst once for the pairs the pieces can make, so a long meta list
+	// costs one allocation rather than a series of appends.
+	if need := (strings.Count(s, "\n") + 1) / 2; cap(dst)-len(dst) < need {
+		nd := make(Meta, len(dst), len(dst)+need)
+		copy(nd, dst)
+		dst = nd
 	}
 	var key string
 	haveKey := false

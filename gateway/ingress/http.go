@@ -110,9 +110,10 @@ var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return 
 // scratchCall holds a request's Call with inline room for its arguments
 // and meta; pooled because a Call passed to an Invoker escapes to the heap.
 type scratchCall struct {
-	call gateway.Call
-	args [8]motan2.Value
-	meta [8]motan2.MetaPair
+	call  gateway.Call
+	reply gateway.Reply
+	args  [8]motan2.Value
+	meta  [8]motan2.MetaPair
 }
 
 var scratchCalls = sync.Pool{New: func() any { return new(scratchCall) }}
@@ -122,7 +123,7 @@ var scratchCalls = sync.Pool{New: func() any { return new(scratchCall) }}
 func (sc *scratchCall) release() {
 	clear(sc.args[:])
 	clear(sc.meta[:])
-	sc.call = gateway.Call{}
+	sc.call, sc.reply = gateway.Call{}, gateway.Reply{}
 	scratchCalls.Put(sc)
 }
 
@@ -194,8 +195,8 @@ func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
 
 	// The deadline travels as call.Timeout, which the Motan2 client
 	// enforces with a pooled timer: no per-request context allocations.
-	reply, err := route.Invoker.Invoke(context.Background(), call)
-	if err != nil {
+	reply := &sc.reply
+	if err := route.Invoker.Invoke(context.Background(), call, reply); err != nil {
 		h.writeError(ctx, err, id)
 		return
 	}

@@ -74,7 +74,7 @@ func (c *Cluster) Close() {
 }
 
 // Invoke implements gateway.Invoker.
-func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call) (*gateway.Reply, error) {
+func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call, reply *gateway.Reply) error {
 	req := motan2.Request{
 		Service: call.Service, Method: call.Method, Group: call.Group, Version: call.Version,
 		Args: call.Args, Meta: call.Meta, Serialization: c.ser,
@@ -93,25 +93,27 @@ func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call) (*gateway.Repl
 		if call.Timeout > 0 {
 			// Each attempt gets what is left of the call's budget.
 			if req.Timeout = call.Timeout - time.Since(began); req.Timeout <= 0 {
-				return nil, c.callError(call, cl.Addr(), time.Since(began), context.DeadlineExceeded)
+				return c.callError(call, cl.Addr(), time.Since(began), context.DeadlineExceeded)
 			}
 		}
-		resp, err := cl.Call(ctx, &req)
+		var resp motan2.Response
+		err := cl.CallInto(ctx, &req, &resp)
 		if err == nil {
-			return &gateway.Reply{Value: resp.Value, Meta: resp.Meta}, nil
+			reply.Value, reply.Meta = resp.Value, resp.Meta
+			return nil
 		}
 		var exc *motan2.Exception
 		if errors.As(err, &exc) {
-			return nil, translate.FromMotan2Exception(exc)
+			return translate.FromMotan2Exception(exc)
 		}
 		var ce *motan2.CallError
 		if errors.As(err, &ce) && !ce.Sent && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			lastErr = err // never left: safe to try the next endpoint
 			continue
 		}
-		return nil, c.callError(call, cl.Addr(), time.Since(began), err)
+		return c.callError(call, cl.Addr(), time.Since(began), err)
 	}
-	return nil, &translate.Error{Code: translate.Unavailable, Cause: lastErr,
+	return &translate.Error{Code: translate.Unavailable, Cause: lastErr,
 		Message: fmt.Sprintf("no reachable endpoint in cluster %q (%d endpoints, %d tried): %v", c.name, n, tried, lastErr)}
 }
 
