@@ -8,7 +8,7 @@ BENCHTIME     ?= 1s
 BENCH_DURATION ?= 10s
 HTTP_ADDR     ?= 127.0.0.1:8080
 
-.PHONY: all build run test test-unit test-interop bench bench-e2e fuzz lint fmt clean
+.PHONY: all build run test test-unit test-interop test-benchmarks bench bench-e2e fuzz lint fmt clean
 
 all: build test
 
@@ -19,8 +19,8 @@ build:
 run:
 	$(GO) run ./cmd/meshgate run --http-addr $(HTTP_ADDR)
 
-## test: unit, conformance and end-to-end tests (race detector on), then the interop module
-test: test-unit test-interop
+## test: unit, conformance and end-to-end tests (race detector on), then the interop and benchmark modules
+test: test-unit test-interop test-benchmarks
 
 test-unit:
 	$(GO) vet ./...
@@ -28,6 +28,9 @@ test-unit:
 
 test-interop:
 	cd interop && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 15m ./...
+
+test-benchmarks:
+	cd benchmarks && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## bench: codec and transport benchmarks, ours next to motan-go v1.2.0 in the same run
 bench:
@@ -55,6 +58,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	cd interop && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+	cd benchmarks && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
