@@ -249,7 +249,7 @@ func (h *HTTP) bind(ctx *fasthttp.RequestCtx, route *gateway.Route, params *rout
 			v, found, err = body.Field(a.Name, a.Key, a.Type)
 		}
 		if err != nil {
-			return nil, asError(err, translate.InvalidArgument)
+			return nil, translate.FromError(err)
 		}
 		if !found {
 			if !a.HasDefault {
@@ -293,15 +293,6 @@ func sourceText(a *gateway.ArgBinding) string {
 	}
 }
 
-// asError returns err as a *translate.Error, wrapping other errors with
-// code.
-func asError(err error, code translate.Code) *translate.Error {
-	var e *translate.Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &translate.Error{Code: code, Message: err.Error(), Cause: err}
-}
 
 func (h *HTTP) writeReply(ctx *fasthttp.RequestCtx, route *gateway.Route, v motan2.Value, id string) {
 	if route.ContentType != "" && (v.Kind() == motan2.KindString || v.Kind() == motan2.KindBytes) {
@@ -334,7 +325,7 @@ func putScratch(bp *[]byte, b []byte) {
 }
 
 func (h *HTTP) writeError(ctx *fasthttp.RequestCtx, err error, id string) {
-	e := asError(err, translate.Internal)
+	e := translate.FromError(err)
 	status := e.Status()
 	if status >= 500 {
 		h.log.Warn("http: request failed", "status", status, "code", e.Code.String(), "error", e.Message,
