@@ -293,7 +293,6 @@ func sourceText(a *gateway.ArgBinding) string {
 	}
 }
 
-
 func (h *HTTP) writeReply(ctx *fasthttp.RequestCtx, route *gateway.Route, v motan2.Value, id string) {
 	if route.ContentType != "" && (v.Kind() == motan2.KindString || v.Kind() == motan2.KindBytes) {
 		ctx.SetContentType(route.ContentType)
