@@ -47,6 +47,15 @@ type Invoker interface {
 	Invoke(ctx context.Context, call *Call, reply *Reply) error
 }
 
+// FrameInvoker sends a Motan2 request frame upstream unchanged (the proxy
+// path: the body is never decoded) and returns the reply frame, whose
+// request id is req's again. Exception replies are frames; errors are
+// *translate.Error values for calls that got no reply. timeout bounds the
+// whole call in addition to ctx (0: none).
+type FrameInvoker interface {
+	RoundTrip(ctx context.Context, req *motan2.Frame, timeout time.Duration) (*motan2.Frame, error)
+}
+
 // Route is a compiled route: what an ingress needs to turn a matched
 // request into a Call and the reply into a response. Routes are immutable
 // once built and shared by all requests of a configuration generation.

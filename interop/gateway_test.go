@@ -77,3 +77,50 @@ routes:
 		})
 	}
 }
+
+// TestMotanGoClientThroughMotan2Ingress: a motan-go v1.2.0 client calls
+// meshgate's Motan2 ingress as it would call a motan-go agent, and reaches
+// a motan-go server behind it: values keep their types, exceptions come
+// back as they were thrown.
+func TestMotanGoClientThroughMotan2Ingress(t *testing.T) {
+	checkNoLeaks(t)
+	srv := startMotanGoServer(t)
+	cfg, err := config.Parse("interop.yaml", []byte(fmt.Sprintf(`
+http: {listen: "127.0.0.1:0"}
+motan2: {listen: "127.0.0.1:0"}
+clusters:
+  - {name: motan-go, endpoints: [%q]}
+motan2_routes:
+  - {service: %s, target: {cluster: motan-go, timeout: 5s}}
+`, srv.Addr, echoService)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := assembly.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		gw.Shutdown(ctx)
+	}()
+	ep := newMotanGoEndpoint(t, gw.Motan2Addr().String(), nil)
+	for _, v := range []interface{}{"héllo", int16(-300), int64(1) << 40, []string{"a", "b"}, map[string]string{"k": "v"}, []byte{0, 255}, true, 2.5} {
+		resp := motanGoCall(ep, echoService, "echo", v)
+		if resp.GetException() != nil {
+			t.Fatalf("echo %#v: %+v", v, resp.GetException())
+		}
+		if got := resp.GetValue(); fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", v) {
+			t.Fatalf("echo %#v came back as %#v", v, got)
+		}
+	}
+	resp := motanGoCall(ep, echoService, "throw", 404, "no such order", 2)
+	if e := resp.GetException(); e == nil || e.ErrCode != 404 || e.ErrType != 2 || e.ErrMsg != "no such order" {
+		t.Fatalf("exception: %+v", e)
+	}
+	resp = motanGoCall(ep, "com.example.NotRouted", "echo", "x")
+	if e := resp.GetException(); e == nil || e.ErrCode != 400 {
+		t.Fatalf("unrouted service: %+v", e)
+	}
+}

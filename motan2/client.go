@@ -266,7 +266,7 @@ func (c *Client) CallInto(ctx context.Context, req *Request, resp *Response) err
 		putFrame(f)
 		return err
 	}
-	rf, err := c.roundTripWithin(ctx, f, req.Timeout)
+	rf, err := c.RoundTripWithin(ctx, f, req.Timeout)
 	*bp = body
 	putBuf(bp)
 	reqSer := f.Serialization
@@ -294,12 +294,14 @@ func (c *Client) CallInto(ctx context.Context, req *Request, resp *Response) err
 // as is. Exception replies are returned as frames, not errors; errors are
 // *CallError values for calls that got no response.
 func (c *Client) RoundTrip(ctx context.Context, f *Frame) (*Frame, error) {
-	return c.roundTripWithin(ctx, f, 0)
+	return c.RoundTripWithin(ctx, f, 0)
 }
 
-// roundTripWithin is RoundTrip with an extra time limit (0: the default
-// request timeout when ctx has no deadline).
-func (c *Client) roundTripWithin(ctx context.Context, f *Frame, timeout time.Duration) (*Frame, error) {
+// RoundTripWithin is RoundTrip with a time limit in addition to ctx's
+// deadline (0: the client's request timeout when ctx has no deadline). It
+// is cheaper than a context with a deadline: the limit is enforced with a
+// timer pooled with the pending call.
+func (c *Client) RoundTripWithin(ctx context.Context, f *Frame, timeout time.Duration) (*Frame, error) {
 	b := budget{ctx: ctx}
 	if timeout <= 0 {
 		if _, ok := ctx.Deadline(); !ok {

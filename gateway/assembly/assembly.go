@@ -24,6 +24,8 @@ import (
 type Gateway struct {
 	http     *ingress.HTTP
 	httpLn   net.Listener
+	motan2   *ingress.Motan2
+	motan2Ln net.Listener
 	demo     *motan2.Server
 	demoLn   net.Listener
 	clusters []*upstream.Cluster
@@ -34,7 +36,7 @@ type Gateway struct {
 // Start binds the configured listeners, builds routes and clusters and
 // starts serving. Bind errors are returned before anything serves.
 func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{log: log, errc: make(chan error, 2)}
+	g := &Gateway{log: log, errc: make(chan error, 3)}
 	demoAddr := ""
 	if cfg.Demo != nil {
 		l, err := net.Listen("tcp", cfg.Demo.Listen)
@@ -44,12 +46,26 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.demoLn, demoAddr = l, l.Addr().String()
 		g.demo = &motan2.Server{Handler: demo.Mux(), Logger: log.With("component", "demo")}
 	}
-	snap, clusters, err := Build(cfg, demoAddr, log)
+	snap, m2snap, clusters, err := Build(cfg, demoAddr, log)
 	if err != nil {
 		g.closeListeners()
 		return nil, err
 	}
 	g.clusters = clusters
+	if cfg.Motan2 != nil {
+		l, err := net.Listen("tcp", cfg.Motan2.Listen)
+		if err != nil {
+			g.closeListeners()
+			g.closeClusters()
+			return nil, fmt.Errorf("motan2: %w", err)
+		}
+		g.motan2Ln = l
+		g.motan2 = ingress.NewMotan2(m2snap, ingress.Motan2Options{
+			Limits:                motan2.Limits{MaxMetaSize: cfg.Motan2.MaxBodyBytes, MaxBodySize: cfg.Motan2.MaxBodyBytes},
+			MaxConcurrentRequests: cfg.Motan2.MaxConcurrentRequests, ProxyBit: *cfg.Motan2.ProxyBit,
+			Logger: log.With("component", "motan2"),
+		})
+	}
 	l, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		g.closeListeners()
@@ -66,6 +82,9 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if g.demo != nil {
 		go func() { g.errc <- serveErr("demo service", g.demo.Serve(g.demoLn), motan2.ErrServerClosed) }()
 	}
+	if g.motan2 != nil {
+		go func() { g.errc <- serveErr("motan2", g.motan2.Serve(g.motan2Ln), motan2.ErrServerClosed) }()
+	}
 	go func() { g.errc <- serveErr("http", g.http.Serve(l), nil) }()
 	return g, nil
 }
@@ -79,6 +98,14 @@ func serveErr(what string, err, closed error) error {
 
 // HTTPAddr returns the address the HTTP ingress listens on.
 func (g *Gateway) HTTPAddr() net.Addr { return g.httpLn.Addr() }
+
+// Motan2Addr returns the Motan2 ingress's address, or nil without one.
+func (g *Gateway) Motan2Addr() net.Addr {
+	if g.motan2Ln == nil {
+		return nil
+	}
+	return g.motan2Ln.Addr()
+}
 
 // DemoAddr returns the demo service's address, or nil without one.
 func (g *Gateway) DemoAddr() net.Addr {
@@ -95,6 +122,11 @@ func (g *Gateway) Err() <-chan error { return g.errc }
 // then closes upstream connections and the demo service.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	err := g.http.Shutdown(ctx)
+	if g.motan2 != nil {
+		if merr := g.motan2.Shutdown(ctx); err == nil {
+			err = merr
+		}
+	}
 	g.closeClusters()
 	if g.demo != nil {
 		if derr := g.demo.Shutdown(ctx); err == nil {
@@ -105,8 +137,10 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 }
 
 func (g *Gateway) closeListeners() {
-	if g.demoLn != nil {
-		g.demoLn.Close()
+	for _, l := range []net.Listener{g.demoLn, g.motan2Ln} {
+		if l != nil {
+			l.Close()
+		}
 	}
 }
 
@@ -116,9 +150,10 @@ func (g *Gateway) closeClusters() {
 	}
 }
 
-// Build compiles a validated configuration into the HTTP snapshot and the
-// clusters it calls. demoAddr replaces the "demo" endpoint name.
-func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*ingress.Snapshot, []*upstream.Cluster, error) {
+// Build compiles a validated configuration into the HTTP and Motan2
+// snapshots and the clusters they call. demoAddr replaces the "demo"
+// endpoint name.
+func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*ingress.Snapshot, *ingress.Motan2Snapshot, []*upstream.Cluster, error) {
 	byName := make(map[string]*upstream.Cluster, len(cfg.Clusters))
 	var clusters []*upstream.Cluster
 	for _, cc := range cfg.Clusters {
@@ -164,7 +199,7 @@ func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*ingress.Snap
 			typ, err := translate.ParseArgType(ac.Type)
 			if err != nil {
 				closeAll()
-				return nil, nil, fmt.Errorf("route %s: %w", rc.Name, err)
+				return nil, nil, nil, fmt.Errorf("route %s: %w", rc.Name, err)
 			}
 			a := gateway.ArgBinding{Name: ac.Name, Key: ac.Key, Type: typ, From: sources[ac.From]}
 			if a.From == gateway.FromBody || a.From == gateway.FromBodyField {
@@ -173,7 +208,7 @@ func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*ingress.Snap
 			if ac.Default != nil {
 				if a.Default, err = translate.FromString(ac.Name, *ac.Default, typ); err != nil {
 					closeAll()
-					return nil, nil, fmt.Errorf("route %s: %w", rc.Name, err)
+					return nil, nil, nil, fmt.Errorf("route %s: %w", rc.Name, err)
 				}
 				a.HasDefault = true
 			}
@@ -181,17 +216,25 @@ func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*ingress.Snap
 		}
 		if err := b.Add(rc.Method, rc.Path, i); err != nil {
 			closeAll()
-			return nil, nil, fmt.Errorf("route %s: %w", rc.Name, err)
+			return nil, nil, nil, fmt.Errorf("route %s: %w", rc.Name, err)
 		}
 		snap.Routes = append(snap.Routes, r)
 	}
 	table, err := b.Build()
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	snap.Table = table
-	return snap, clusters, nil
+	var m2routes []*ingress.Motan2Route
+	for _, rc := range cfg.Motan2Routes {
+		m2routes = append(m2routes, &ingress.Motan2Route{
+			Name: rc.Name, Service: rc.Service, Group: rc.Group,
+			TargetService: rc.Target.Service, TargetGroup: rc.Target.Group, Timeout: rc.Target.Timeout,
+			Invoker: byName[rc.Target.Cluster],
+		})
+	}
+	return snap, ingress.NewMotan2Snapshot(m2routes), clusters, nil
 }
 
 var sources = map[string]gateway.Source{

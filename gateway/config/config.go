@@ -45,6 +45,9 @@ type Config struct {
 	Demo     *Demo     `yaml:"demo"`
 	Clusters []Cluster `yaml:"clusters"`
 	Routes   []Route   `yaml:"routes"`
+	// Motan2 starts the Motan2 ingress (the agent role) when set.
+	Motan2       *Motan2Ingress `yaml:"motan2"`
+	Motan2Routes []Motan2Route  `yaml:"motan2_routes"`
 
 	// Source names where the configuration came from (a file path, or
 	// "<embedded default>"); set by Load and Parse.
@@ -71,6 +74,43 @@ type HTTP struct {
 	// RequestIDHeader is read for the caller's request id and set on every
 	// response; a missing id is generated (default X-Request-Id).
 	RequestIDHeader string `yaml:"request_id_header"`
+}
+
+// Motan2Ingress configures the Motan2 listener existing Motan2 clients
+// call, as they would call a motan-go agent.
+type Motan2Ingress struct {
+	// Listen is the TCP address (default 127.0.0.1:9982, the agent port).
+	Listen string `yaml:"listen"`
+	// MaxBodyBytes limits request meta and body sizes (default 10 MiB, as motan-go).
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// MaxConcurrentRequests caps requests in flight (default 10,000).
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// ProxyBit sets the proxy bit on replies, as a motan-go agent does
+	// (default true).
+	ProxyBit *bool `yaml:"proxy_bit"`
+}
+
+// Motan2Route forwards Motan2 requests for one service (and group) to a
+// cluster, frames untouched.
+type Motan2Route struct {
+	// Name identifies the route (default "service" or "group/service").
+	Name string `yaml:"name"`
+	// Service is the M_p to match (required).
+	Service string `yaml:"service"`
+	// Group is the M_g to match; empty matches any group.
+	Group  string       `yaml:"group"`
+	Target Motan2Target `yaml:"target"`
+}
+
+// Motan2Target is where a Motan2 route forwards to.
+type Motan2Target struct {
+	Cluster string `yaml:"cluster"`
+	// Service and Group rewrite M_p and M_g upstream (default: unchanged).
+	Service string `yaml:"service"`
+	Group   string `yaml:"group"`
+	// Timeout bounds each forwarded call (default 1s); the caller's M_tmo
+	// also bounds it.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Demo starts the built-in demo Motan2 service.
@@ -252,6 +292,25 @@ func (c *Config) applyDefaults() {
 	h.RequestIDHeader = orDefault(h.RequestIDHeader, "X-Request-Id")
 	if c.Demo != nil {
 		c.Demo.Listen = orDefault(c.Demo.Listen, "127.0.0.1:9981")
+	}
+	if m := c.Motan2; m != nil {
+		m.Listen = orDefault(m.Listen, "127.0.0.1:9982")
+		m.MaxBodyBytes = orDefaultInt(m.MaxBodyBytes, motan2.DefaultMaxSize)
+		m.MaxConcurrentRequests = orDefaultInt(m.MaxConcurrentRequests, 10000)
+		if m.ProxyBit == nil {
+			on := true
+			m.ProxyBit = &on
+		}
+	}
+	for i := range c.Motan2Routes {
+		r := &c.Motan2Routes[i]
+		if r.Name == "" {
+			r.Name = r.Service
+			if r.Group != "" {
+				r.Name = r.Group + "/" + r.Service
+			}
+		}
+		r.Target.Timeout = orDefaultDur(r.Target.Timeout, time.Second)
 	}
 	for i := range c.Clusters {
 		cl := &c.Clusters[i]
@@ -525,6 +584,41 @@ func (c *Config) validate(v *validator) {
 	if _, err := b.Build(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			v.addf(p("routes"), "%s", line)
+		}
+	}
+	c.validateMotan2(v, clusters)
+}
+
+func (c *Config) validateMotan2(v *validator, clusters map[string]bool) {
+	if m := c.Motan2; m != nil {
+		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
+			v.addf(p("motan2", "listen"), "%q is not a host:port address: %v", m.Listen, err)
+		}
+		if m.MaxBodyBytes < 0 || m.MaxConcurrentRequests < 0 {
+			v.addf(p("motan2"), "max_body_bytes and max_concurrent_requests must not be negative")
+		}
+	} else if len(c.Motan2Routes) > 0 {
+		v.addf(p("motan2_routes"), "routes without a motan2 listener: add a motan2 section")
+	}
+	seen := map[[2]string]int{}
+	for i, r := range c.Motan2Routes {
+		at := func(rest ...any) []any { return append(p("motan2_routes", i), rest...) }
+		if r.Service == "" {
+			v.addf(at("service"), "missing")
+		}
+		key := [2]string{r.Service, r.Group}
+		if j, dup := seen[key]; dup {
+			v.addf(at("service"), "service %q group %q is already routed by motan2_routes[%d]", r.Service, r.Group, j)
+		}
+		seen[key] = i
+		switch {
+		case r.Target.Cluster == "":
+			v.addf(at("target", "cluster"), "missing")
+		case !clusters[r.Target.Cluster]:
+			v.addf(at("target", "cluster"), "unknown cluster %q (defined: %s)", r.Target.Cluster, strings.Join(sortedKeys(clusters), ", "))
+		}
+		if r.Target.Timeout < 0 {
+			v.addf(at("target", "timeout"), "must be positive, got %v", r.Target.Timeout)
 		}
 	}
 }

@@ -79,6 +79,38 @@ func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call, reply *gateway
 		Service: call.Service, Method: call.Method, Group: call.Group, Version: call.Version,
 		Args: call.Args, Meta: call.Meta, Serialization: c.ser,
 	}
+	return c.try(call.Service+"."+call.Method, call.Timeout, func(cl *motan2.Client, timeout time.Duration) error {
+		req.Timeout = timeout
+		var resp motan2.Response
+		if err := cl.CallInto(ctx, &req, &resp); err != nil {
+			return err
+		}
+		reply.Value, reply.Meta = resp.Value, resp.Meta
+		return nil
+	})
+}
+
+// RoundTrip implements gateway.FrameInvoker: req is sent as it is (body
+// untouched) on a connection of the picked endpoint, under a request id of
+// that connection; the reply frame carries req's id again. Exception
+// replies are frames, not errors.
+func (c *Cluster) RoundTrip(ctx context.Context, req *motan2.Frame, timeout time.Duration) (*motan2.Frame, error) {
+	var reply *motan2.Frame
+	err := c.try(req.Service()+"."+req.Method(), timeout, func(cl *motan2.Client, timeout time.Duration) error {
+		var err error
+		reply, err = cl.RoundTripWithin(ctx, req, timeout)
+		return err
+	})
+	return reply, err
+}
+
+// try runs attempt on one endpoint after another, in the policy's order:
+// endpoints marked unavailable are tried only when nothing else is left,
+// an attempt that never left this process (connection refused, endpoint in
+// backoff) moves on to the next endpoint, and each attempt gets what is
+// left of timeout (0: no limit beyond the context). Errors come back as
+// *translate.Error.
+func (c *Cluster) try(target string, timeout time.Duration, attempt func(cl *motan2.Client, timeout time.Duration) error) error {
 	n := len(c.clients)
 	began := time.Now()
 	start := c.start(n)
@@ -90,16 +122,14 @@ func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call, reply *gateway
 			continue // try it only if nothing else is left
 		}
 		tried++
-		if call.Timeout > 0 {
-			// Each attempt gets what is left of the call's budget.
-			if req.Timeout = call.Timeout - time.Since(began); req.Timeout <= 0 {
-				return c.callError(call, cl.Addr(), time.Since(began), context.DeadlineExceeded)
+		left := time.Duration(0)
+		if timeout > 0 {
+			if left = timeout - time.Since(began); left <= 0 {
+				return c.callError(target, cl.Addr(), time.Since(began), context.DeadlineExceeded)
 			}
 		}
-		var resp motan2.Response
-		err := cl.CallInto(ctx, &req, &resp)
+		err := attempt(cl, left)
 		if err == nil {
-			reply.Value, reply.Meta = resp.Value, resp.Meta
 			return nil
 		}
 		var exc *motan2.Exception
@@ -107,11 +137,11 @@ func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call, reply *gateway
 			return translate.FromMotan2Exception(exc)
 		}
 		var ce *motan2.CallError
-		if errors.As(err, &ce) && !ce.Sent && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+		if errors.As(err, &ce) && !ce.Sent && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			lastErr = err // never left: safe to try the next endpoint
 			continue
 		}
-		return c.callError(call, cl.Addr(), time.Since(began), err)
+		return c.callError(target, cl.Addr(), time.Since(began), err)
 	}
 	return &translate.Error{Code: translate.Unavailable, Cause: lastErr,
 		Message: fmt.Sprintf("no reachable endpoint in cluster %q (%d endpoints, %d tried): %v", c.name, n, tried, lastErr)}
@@ -128,8 +158,7 @@ func (c *Cluster) start(n int) int {
 }
 
 // callError maps a failed call that may have reached the endpoint.
-func (c *Cluster) callError(call *gateway.Call, addr string, spent time.Duration, err error) error {
-	target := call.Service + "." + call.Method
+func (c *Cluster) callError(target, addr string, spent time.Duration, err error) error {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return &translate.Error{Code: translate.DeadlineExceeded, Cause: err,
