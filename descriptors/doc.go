@@ -9,8 +9,10 @@
 //   - .proto sources compiled in-process with bufbuild/protocompile
 //     (CompileProtos), where the well-known types and the google/api
 //     annotations are available without the user shipping them;
-//   - any other producer of descriptors, through NewSnapshot (gRPC server
-//     reflection builds on it).
+//   - the gRPC server reflection service of an upstream (LoadReflection,
+//     v1 or v1alpha), re-read on an interval with Registry.Refresh and
+//     ReflectionLoader;
+//   - any other producer of descriptors, through NewSnapshot.
 //
 // Every load yields a *Snapshot, which never changes once built and is safe
 // for concurrent use. A Registry holds the snapshot currently in force

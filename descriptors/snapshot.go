@@ -25,7 +25,7 @@ type Snapshot struct {
 	// later one. A snapshot that was never published has Version 0.
 	Version uint64
 	// Source says where the schemas came from, for logs and the admin API:
-	// "descriptor-set:PATH", "protos:FILE,FILE", "reflection:ADDR", or what
+	// "descriptor-set:PATH", "protos:FILE,FILE", "reflection:SOURCE", or what
 	// the caller of NewSnapshot passed.
 	Source string
 	// LoadedAt is when the snapshot was built.
