@@ -124,23 +124,27 @@ func registerBuiltin(reg *protoregistry.Files, fd protoreflect.FileDescriptor) b
 // when the snapshot has it; a nil snapshot yields an empty set.
 func DescriptorSet(s *Snapshot) *descriptorpb.FileDescriptorSet {
 	set := &descriptorpb.FileDescriptorSet{}
-	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		imps := fd.Imports()
-		for i := 0; i < imps.Len(); i++ {
-			add(imps.Get(i).FileDescriptor)
-		}
-		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
-	}
 	files := s.Files()
 	sort.Slice(files, func(i, j int) bool { return files[i].Path() < files[j].Path() })
+	seen := map[string]bool{}
 	for _, fd := range files {
-		add(fd)
+		walkImportsFirst(fd, seen, func(fd protoreflect.FileDescriptor) {
+			set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
+		})
 	}
 	return set
+}
+
+// walkImportsFirst calls visit for fd and every file it imports,
+// transitively, each file after its imports and once per seen map.
+func walkImportsFirst(fd protoreflect.FileDescriptor, seen map[string]bool, visit func(protoreflect.FileDescriptor)) {
+	if seen[fd.Path()] {
+		return
+	}
+	seen[fd.Path()] = true
+	imps := fd.Imports()
+	for i := 0; i < imps.Len(); i++ {
+		walkImportsFirst(imps.Get(i).FileDescriptor, seen, visit)
+	}
+	visit(fd)
 }

@@ -111,16 +111,7 @@ func loadReflection(ctx context.Context, conn grpc.ClientConnInterface, source s
 
 	var protos []*descriptorpb.FileDescriptorProto
 	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		imps := fd.Imports()
-		for i := 0; i < imps.Len(); i++ {
-			add(imps.Get(i).FileDescriptor)
-		}
+	collect := func(fd protoreflect.FileDescriptor) {
 		// A builtin file the client took from the fallback resolver is
 		// left to buildSnapshot, which shares the builtin descriptor
 		// rather than linking a copy of it.
@@ -137,7 +128,7 @@ func loadReflection(ctx context.Context, conn grpc.ClientConnInterface, source s
 		if fd.FindService(name) == nil {
 			return nil, fmt.Errorf("service %s: the server sent file %q, which does not declare it", name, fd.GetName())
 		}
-		add(fd.UnwrapFile())
+		walkImportsFirst(fd.UnwrapFile(), seen, collect)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

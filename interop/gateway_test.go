@@ -34,19 +34,7 @@ routes:
      args: [{name: code, from: body_field, type: int32}, {name: msg, from: body_field, type: string}, {name: type, from: body_field, type: int32}]}
   - {method: GET, path: /v1/void, target: {cluster: motan-go, service: %s, method: void}}
 `, srv.Addr, echoService, echoService, echoService, echoService, echoService, echoService)
-	cfg, err := config.Parse("interop.yaml", []byte(cfgText))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := assembly.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		gw.Shutdown(ctx)
-	}()
+	gw := startGateway(t, cfgText)
 	base := "http://" + gw.HTTPAddr().String()
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
@@ -85,26 +73,14 @@ routes:
 func TestMotanGoClientThroughMotan2Ingress(t *testing.T) {
 	checkNoLeaks(t)
 	srv := startMotanGoServer(t)
-	cfg, err := config.Parse("interop.yaml", []byte(fmt.Sprintf(`
+	gw := startGateway(t, fmt.Sprintf(`
 http: {listen: "127.0.0.1:0"}
 motan2: {listen: "127.0.0.1:0"}
 clusters:
   - {name: motan-go, endpoints: [%q]}
 motan2_routes:
   - {service: %s, target: {cluster: motan-go, timeout: 5s}}
-`, srv.Addr, echoService)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := assembly.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		gw.Shutdown(ctx)
-	}()
+`, srv.Addr, echoService))
 	ep := newMotanGoEndpoint(t, gw.Motan2Addr().String(), nil)
 	for _, v := range []interface{}{"héllo", int16(-300), int64(1) << 40, []string{"a", "b"}, map[string]string{"k": "v"}, []byte{0, 255}, true, 2.5} {
 		resp := motanGoCall(ep, echoService, "echo", v)
@@ -123,4 +99,24 @@ motan2_routes:
 	if e := resp.GetException(); e == nil || e.ErrCode != 400 {
 		t.Fatalf("unrouted service: %+v", e)
 	}
+}
+
+// startGateway starts meshgate on the configuration text and shuts it down
+// at the end of the test.
+func startGateway(t *testing.T, yaml string) *assembly.Gateway {
+	t.Helper()
+	cfg, err := config.Parse("interop.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := assembly.Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		gw.Shutdown(ctx)
+	})
+	return gw
 }
