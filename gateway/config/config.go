@@ -520,7 +520,7 @@ func (c *Config) validate(v *validator) {
 		case t.Cluster == "":
 			v.addf(at("target", "cluster"), "missing")
 		case !clusters[t.Cluster]:
-			v.addf(at("target", "cluster"), "unknown cluster %q (defined: %s)", t.Cluster, strings.Join(sortedKeys(clusters), ", "))
+			v.addf(at("target", "cluster"), "unknown cluster %q (%s)", t.Cluster, definedClusters(clusters))
 		}
 		if t.Service == "" {
 			v.addf(at("target", "service"), "missing")
@@ -615,7 +615,7 @@ func (c *Config) validateMotan2(v *validator, clusters map[string]bool) {
 		case r.Target.Cluster == "":
 			v.addf(at("target", "cluster"), "missing")
 		case !clusters[r.Target.Cluster]:
-			v.addf(at("target", "cluster"), "unknown cluster %q (defined: %s)", r.Target.Cluster, strings.Join(sortedKeys(clusters), ", "))
+			v.addf(at("target", "cluster"), "unknown cluster %q (%s)", r.Target.Cluster, definedClusters(clusters))
 		}
 		if r.Target.Timeout < 0 {
 			v.addf(at("target", "timeout"), "must be positive, got %v", r.Target.Timeout)
@@ -630,6 +630,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func definedClusters(clusters map[string]bool) string {
+	if len(clusters) == 0 {
+		return "no clusters are defined"
+	}
+	return "defined: " + strings.Join(sortedKeys(clusters), ", ")
 }
 
 func sortedKeys(m map[string]bool) []string {

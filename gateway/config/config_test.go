@@ -125,3 +125,10 @@ func TestShippedExamplesAreValid(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownClusterWithNoneDefined(t *testing.T) {
+	_, err := Parse("x.yaml", []byte("routes:\n  - {method: GET, path: /a, target: {cluster: c, service: s, method: m}}\n"))
+	if err == nil || !strings.Contains(err.Error(), `unknown cluster "c" (no clusters are defined)`) {
+		t.Fatalf("%v", err)
+	}
+}
