@@ -87,21 +87,14 @@ func TestMatchTemplateForms(t *testing.T) {
 		"GET /a:b/{c}",                                // 16
 		"GET /v5/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", // 17
 	)
-	v := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
 	check(t, tab, refs, []matchCase{
 		{"GET", "/v1/users", 0, Found, nil},
-		{"GET", "/v1/users/123", 1, Found, v("id", "123")},
+		{"GET", "/v1/users/123", 1, Found, vars("id", "123")},
 		{"GET", "/v1/users/me", 14, Found, nil},
-		{"GET", "/v1/users/123/profile", 12, Found, v("user.id", "123")},
-		{"GET", "/v1/shelves/1/books/2", 2, Found, v("shelf", "1", "book", "2")},
-		{"GET", "/v1/shelves/1", 3, Found, v("name", "shelves/1")},
-		{"GET", "/v2/shelves/1/books/2", 4, Found, v("name", "shelves/1/books/2")},
+		{"GET", "/v1/users/123/profile", 12, Found, vars("user.id", "123")},
+		{"GET", "/v1/shelves/1/books/2", 2, Found, vars("shelf", "1", "book", "2")},
+		{"GET", "/v1/shelves/1", 3, Found, vars("name", "shelves/1")},
+		{"GET", "/v2/shelves/1/books/2", 4, Found, vars("name", "shelves/1/books/2")},
 		{"GET", "/v2/shelves/1/books", -1, NotFound, nil},
 		{"GET", "/v2/shelves/1/books/2/x", -1, NotFound, nil},
 		{"GET", "/v3/anything/x", 5, Found, nil},
@@ -110,33 +103,33 @@ func TestMatchTemplateForms(t *testing.T) {
 		{"GET", "/static", 6, Found, nil},
 		{"GET", "/static/", 6, Found, nil},
 		{"GET", "/static/a/b/c.css", 6, Found, nil},
-		{"GET", "/files", 7, Found, v("path", "")},
-		{"GET", "/files/a", 7, Found, v("path", "a")},
-		{"GET", "/files/a/b/c.txt", 7, Found, v("path", "a/b/c.txt")},
-		{"GET", "/files/a//b/", 7, Found, v("path", "a//b/")},
-		{"GET", "/v4/projects/p1/locations", 15, Found, v("name", "projects/p1/locations")},
-		{"GET", "/v4/projects/p1/locations/eu/zones/z1", 15, Found, v("name", "projects/p1/locations/eu/zones/z1")},
+		{"GET", "/files", 7, Found, vars("path", "")},
+		{"GET", "/files/a", 7, Found, vars("path", "a")},
+		{"GET", "/files/a/b/c.txt", 7, Found, vars("path", "a/b/c.txt")},
+		{"GET", "/files/a//b/", 7, Found, vars("path", "a//b/")},
+		{"GET", "/v4/projects/p1/locations", 15, Found, vars("name", "projects/p1/locations")},
+		{"GET", "/v4/projects/p1/locations/eu/zones/z1", 15, Found, vars("name", "projects/p1/locations/eu/zones/z1")},
 		// Verbs.
-		{"POST", "/v1/ops/123:cancel", 8, Found, v("id", "123")},
-		{"GET", "/v1/ops/123:get", 10, Found, v("name", "ops/123")},
-		{"GET", "/v1/files/a/b:download", 11, Found, v("path", "a/b")},
-		{"GET", "/v1/files:download", 11, Found, v("path", "")},
+		{"POST", "/v1/ops/123:cancel", 8, Found, vars("id", "123")},
+		{"GET", "/v1/ops/123:get", 10, Found, vars("name", "ops/123")},
+		{"GET", "/v1/files/a/b:download", 11, Found, vars("path", "a/b")},
+		{"GET", "/v1/files:download", 11, Found, vars("path", "")},
 		// A ":" in the last segment does not stop a verb-less template from
 		// matching it whole (grpc-gateway v2 does the same).
-		{"GET", "/v1/ops/123:cancel", 9, Found, v("id", "123:cancel")},
-		{"GET", "/v1/ops/123:unknown", 9, Found, v("id", "123:unknown")},
-		{"GET", "/v1/ops/:cancel", 9, Found, v("id", ":cancel")},
-		{"GET", "/v1/users/a:b", 1, Found, v("id", "a:b")},
+		{"GET", "/v1/ops/123:cancel", 9, Found, vars("id", "123:cancel")},
+		{"GET", "/v1/ops/123:unknown", 9, Found, vars("id", "123:unknown")},
+		{"GET", "/v1/ops/:cancel", 9, Found, vars("id", ":cancel")},
+		{"GET", "/v1/users/a:b", 1, Found, vars("id", "a:b")},
 		{"POST", "/v1/ops/:cancel", -1, MethodNotAllowed, nil}, // empty prefix: no verb
 		{"DELETE", "/v1/ops/123:cancel", -1, MethodNotAllowed, nil},
-		{"GET", "/a:b/x", 16, Found, v("c", "x")},
+		{"GET", "/a:b/x", 16, Found, vars("c", "x")},
 		// AnyMethod.
 		{"GET", "/health", 13, Found, nil},
 		{"PROPFIND", "/health", 13, Found, nil},
 		// Trailing slash: "/v1/users/" has an empty last segment, so it is
 		// not "/v1/users" but does fill a single-segment variable with "".
-		{"GET", "/v1/users/", 1, Found, v("id", "")},
-		{"GET", "/v1/users//profile", 12, Found, v("user.id", "")},
+		{"GET", "/v1/users/", 1, Found, vars("id", "")},
+		{"GET", "/v1/users//profile", 12, Found, vars("user.id", "")},
 		{"GET", "/health/", -1, NotFound, nil},
 		{"GET", "/v1/shelves/1/", -1, NotFound, nil},
 		// Literals are raw and case-sensitive.
@@ -154,7 +147,7 @@ func TestMatchTemplateForms(t *testing.T) {
 		{"GET", "/nothing", -1, NotFound, nil},
 		// Nine variables: one spills out of the inline storage.
 		{"GET", "/v5/1/2/3/4/5/6/7/8/9", 17, Found,
-			v("a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "f", "6", "g", "7", "h", "8", "i", "9")},
+			vars("a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "f", "6", "g", "7", "h", "8", "i", "9")},
 	})
 }
 
@@ -165,17 +158,16 @@ func TestMatchPercentEncoding(t *testing.T) {
 		"GET /files/{path=**}",
 		"GET /v1/a%20b",
 	)
-	v := func(k, val string) map[string]string { return map[string]string{k: val} }
 	check(t, tab, refs, []matchCase{
 		// Single-segment variables: every %XX decoded, "%2F" too.
-		{"GET", "/v1/users/a%2Fb", 0, Found, v("id", "a/b")},
-		{"GET", "/v1/users/%E4%BD%A0%e5%a5%bd", 0, Found, v("id", "你好")},
-		{"GET", "/v1/users/a+b%2B", 0, Found, v("id", "a+b+")},
-		{"GET", "/v1/users/%25", 0, Found, v("id", "%")},
+		{"GET", "/v1/users/a%2Fb", 0, Found, vars("id", "a/b")},
+		{"GET", "/v1/users/%E4%BD%A0%e5%a5%bd", 0, Found, vars("id", "你好")},
+		{"GET", "/v1/users/a+b%2B", 0, Found, vars("id", "a+b+")},
+		{"GET", "/v1/users/%25", 0, Found, vars("id", "%")},
 		// Multi-segment variables: all but %2F, which stays as written.
-		{"GET", "/v1/shelves/a%2Fb", 1, Found, v("name", "shelves/a%2Fb")},
-		{"GET", "/v1/shelves/a%2fb%20c", 1, Found, v("name", "shelves/a%2fb c")},
-		{"GET", "/files/dir%2Fx/a%20b.txt", 2, Found, v("path", "dir%2Fx/a b.txt")},
+		{"GET", "/v1/shelves/a%2Fb", 1, Found, vars("name", "shelves/a%2Fb")},
+		{"GET", "/v1/shelves/a%2fb%20c", 1, Found, vars("name", "shelves/a%2fb c")},
+		{"GET", "/files/dir%2Fx/a%20b.txt", 2, Found, vars("path", "dir%2Fx/a b.txt")},
 		// Literals compare encoded.
 		{"GET", "/v1/a%20b", 3, Found, nil},
 		{"GET", "/v1/a b", -1, NotFound, nil},
@@ -219,39 +211,32 @@ func TestMatchPriorityAndBacktracking(t *testing.T) {
 		"GET /v/{id}",     // 13
 		"GET /v/lit:x",    // 14
 	)
-	v := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
 	check(t, tab, refs, []matchCase{
 		{"GET", "/a/b/c", 0, Found, nil},
-		{"GET", "/a/b/d", 3, Found, v("y", "d")}, // literal "b" beats {x}
-		{"GET", "/a/z/d", 1, Found, v("x", "z")},
-		{"GET", "/a/b/e", 3, Found, v("y", "e")}, // literal "a" beats {p}
-		{"GET", "/z/b/e", 4, Found, v("p", "z")},
+		{"GET", "/a/b/d", 3, Found, vars("y", "d")}, // literal "b" beats {x}
+		{"GET", "/a/z/d", 1, Found, vars("x", "z")},
+		{"GET", "/a/b/e", 3, Found, vars("y", "e")}, // literal "a" beats {p}
+		{"GET", "/z/b/e", 4, Found, vars("p", "z")},
 		{"GET", "/a/b/c/d", 2, Found, nil}, // both literal branches fail: backtrack to **
 		{"GET", "/a/b", 2, Found, nil},
 		{"GET", "/a", 2, Found, nil},
 		// The method filters during the walk: a better-ranked template for
 		// another method does not hide a worse-ranked one for this method.
-		{"POST", "/a/b/d", 5, Found, v("x", "b")},
+		{"POST", "/a/b/d", 5, Found, vars("x", "b")},
 		{"DELETE", "/a/b/d", -1, MethodNotAllowed, nil},
-		{"GET", "/q/1", 6, Found, v("r", "1")},
-		{"GET", "/q/1/2", 7, Found, v("r", "1/2")},
+		{"GET", "/q/1", 6, Found, vars("r", "1")},
+		{"GET", "/q/1/2", 7, Found, vars("r", "1/2")},
 		{"GET", "/q", 8, Found, nil}, // a template ending here beats ** matching nothing
-		{"GET", "/q/", 6, Found, v("r", "")},
+		{"GET", "/q/", 6, Found, vars("r", "")},
 		{"PUT", "/m/lit", 9, Found, nil},
-		{"PATCH", "/m/lit", 10, Found, v("v", "lit")},
+		{"PATCH", "/m/lit", 10, Found, vars("v", "lit")},
 		{"DELETE", "/m/lit", 11, Found, nil},
 		{"GET", "/m/lit", -1, MethodNotAllowed, nil},
 		// A verb template beats verb-less ones, whatever their literals.
-		{"GET", "/v/1:x", 12, Found, v("n", "1")},
+		{"GET", "/v/1:x", 12, Found, vars("n", "1")},
 		{"GET", "/v/lit:x", 14, Found, nil},
-		{"GET", "/v/1:y", 13, Found, v("id", "1:y")},
-		{"GET", "/v:x", 12, Found, v("n", "")},
+		{"GET", "/v/1:y", 13, Found, vars("id", "1:y")},
+		{"GET", "/v:x", 12, Found, vars("n", "")},
 	})
 }
 
@@ -627,4 +612,13 @@ func genRoutes(n int) (routes []string, reqs []genReq) {
 		reqs = append(reqs, genReq{method: method, path: path, id: i})
 	}
 	return routes, reqs
+}
+
+// vars builds the expected variables of a match from name, value pairs.
+func vars(kv ...string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
 }

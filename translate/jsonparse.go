@@ -180,6 +180,13 @@ func (p *parser) quoteChar(i int) string {
 	return fmt.Sprintf("byte 0x%02x (invalid UTF-8)", c)
 }
 
+// more skips whitespace and reports whether input remains; at the end of
+// the input it records the "unexpected end" error.
+func (p *parser) more() bool {
+	p.ws()
+	return p.i < len(p.s) || p.failEOF()
+}
+
 func (p *parser) ws() {
 	for p.i < len(p.s) {
 		switch p.s[p.i] {
@@ -195,9 +202,8 @@ func (p *parser) push(n jnode) { p.stack = append(p.stack, n) }
 
 // value parses one value and pushes it on the stack.
 func (p *parser) value() bool {
-	p.ws()
-	if p.i >= len(p.s) {
-		return p.failEOF()
+	if !p.more() {
+		return false
 	}
 	if p.count++; p.count > motan2.MaxValueCount {
 		p.err = parseError{offset: p.i, reason: "more than " + strconv.Itoa(motan2.MaxValueCount) + " values"}
@@ -491,9 +497,8 @@ func (p *parser) array() bool {
 		if !p.value() {
 			return false
 		}
-		p.ws()
-		if p.i >= len(p.s) {
-			return p.failEOF()
+		if !p.more() {
+			return false
 		}
 		switch p.s[p.i] {
 		case ',':
@@ -521,9 +526,8 @@ func (p *parser) object() bool {
 		return true
 	}
 	for {
-		p.ws()
-		if p.i >= len(p.s) {
-			return p.failEOF()
+		if !p.more() {
+			return false
 		}
 		if p.s[p.i] != '"' {
 			return p.fail(p.i, "invalid character "+p.quoteChar(p.i)+" looking for beginning of object key string")
@@ -537,9 +541,8 @@ func (p *parser) object() bool {
 			return false
 		}
 		p.push(key)
-		p.ws()
-		if p.i >= len(p.s) {
-			return p.failEOF()
+		if !p.more() {
+			return false
 		}
 		if p.s[p.i] != ':' {
 			return p.fail(p.i, "invalid character "+p.quoteChar(p.i)+" after object key")
@@ -548,9 +551,8 @@ func (p *parser) object() bool {
 		if !p.value() {
 			return false
 		}
-		p.ws()
-		if p.i >= len(p.s) {
-			return p.failEOF()
+		if !p.more() {
+			return false
 		}
 		switch p.s[p.i] {
 		case ',':

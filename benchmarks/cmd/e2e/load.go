@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meshgate/meshgate/benchmarks/internal/m2report"
 )
 
 // loadResult is one bounded load run as the load generator saw it.
@@ -157,15 +159,7 @@ func runM2load(ctx context.Context, bin string, threads, conc, conns int, d time
 	if err != nil {
 		return loadResult{}, err
 	}
-	var j struct {
-		Requests   int64   `json:"requests"`
-		Errors     int64   `json:"errors"`
-		Seconds    float64 `json:"seconds"`
-		RPS        float64 `json:"rps"`
-		P50us      float64 `json:"p50_us"`
-		P99us      float64 `json:"p99_us"`
-		FirstError string  `json:"first_error"`
-	}
+	var j m2report.Result
 	if err := json.Unmarshal(out, &j); err != nil {
 		return loadResult{}, fmt.Errorf("m2load output %q: %w", out, err)
 	}

@@ -191,23 +191,33 @@ func sampleCPU(pid int) (cpuSample, error) {
 }
 
 // statTicks returns utime+stime from the text of /proc/<pid>/stat.
-func statTicks(stat string) (int64, error) {
+func statTicks(stat string) (int64, error) { return sumStatFields(stat, 2) }
+
+// statTicksWithChildren returns utime+stime+cutime+cstime from the text
+// of /proc/<pid>/stat.
+func statTicksWithChildren(stat string) (int64, error) { return sumStatFields(stat, 4) }
+
+// sumStatFields sums n fields of /proc/<pid>/stat starting at utime
+// (field 14): utime, stime, cutime, cstime.
+func sumStatFields(stat string, n int) (int64, error) {
 	// The command name (field 2) is in parentheses and may contain spaces.
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
 		return 0, errors.New("malformed /proc/<pid>/stat")
 	}
-	f := strings.Fields(stat[i+1:])
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state), so utime is f[11]
+	if len(f) < 11+n {
 		return 0, errors.New("short /proc/<pid>/stat")
 	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("malformed utime/stime in /proc/<pid>/stat")
+	var sum int64
+	for _, field := range f[11 : 11+n] {
+		v, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return 0, errors.New("malformed CPU times in /proc/<pid>/stat")
+		}
+		sum += v
 	}
-	return u + s, nil
+	return sum, nil
 }
 
 // cpuDelta is the CPU a process used between two samples.
@@ -282,28 +292,6 @@ func othersDelta(a, b othersCPU) (other, steal time.Duration) {
 	}
 	tick := time.Second / clockTicks
 	return time.Duration(n) * tick, time.Duration(b.steal-a.steal) * tick
-}
-
-// statTicksWithChildren returns utime+stime+cutime+cstime from the text
-// of /proc/<pid>/stat.
-func statTicksWithChildren(stat string) (int64, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc/<pid>/stat")
-	}
-	f := strings.Fields(stat[i+1:])
-	if len(f) < 15 {
-		return 0, errors.New("short /proc/<pid>/stat")
-	}
-	var sum int64
-	for _, s := range f[11:15] { // fields 14-17
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, errors.New("malformed /proc/<pid>/stat")
-		}
-		sum += n
-	}
-	return sum, nil
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1: all are bound

@@ -23,18 +23,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meshgate/meshgate/benchmarks/internal/m2report"
 	"github.com/meshgate/meshgate/motan2"
 )
-
-type result struct {
-	Requests   int64   `json:"requests"`
-	Errors     int64   `json:"errors"`
-	Seconds    float64 `json:"seconds"`
-	RPS        float64 `json:"rps"`
-	P50us      float64 `json:"p50_us"`
-	P99us      float64 `json:"p99_us"`
-	FirstError string  `json:"first_error,omitempty"`
-}
 
 func main() {
 	addr := flag.String("addr", "", "Motan2 server host:port (required)")
@@ -103,7 +94,7 @@ func main() {
 		all = append(all, l...)
 	}
 	slices.Sort(all)
-	r := result{
+	r := m2report.Result{
 		Requests: int64(len(all)),
 		Errors:   errs.Load(),
 		Seconds:  elapsed.Seconds(),
