@@ -119,6 +119,9 @@ func TestLoadNamesTheFile(t *testing.T) {
 // The example configurations shipped in docs/ and deploy/ must stay valid.
 func TestShippedExamplesAreValid(t *testing.T) {
 	files, _ := filepath.Glob("../../deploy/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no example configuration found under deploy/")
+	}
 	for _, f := range files {
 		if _, err := Load(f); err != nil {
 			t.Errorf("%s: %v", f, err)
