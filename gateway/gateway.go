@@ -10,20 +10,42 @@ package gateway
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"google.golang.org/grpc/metadata"
 
 	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/translate"
 )
 
 // Call is one request in protocol-neutral form.
+//
+// The request is either Args (Simple values) or Payload (one encoded
+// protobuf message). Every ingress puts metadata where its protocol keeps
+// it, Meta for HTTP and Motan2, Header for gRPC, and every upstream sends
+// both in its own form (see MetaFromHeader and HeaderFromMeta).
 type Call struct {
-	// Service, Method, Group and Version name the Motan2 target.
+	// Service, Method, Group and Version name the Motan2 target; for a
+	// gRPC target Service is the full service name and Method the method.
 	Service, Method, Group, Version string
+	// FullMethod is "/package.Service/Method", the method a gRPC upstream
+	// calls (set by routes whose target may be gRPC).
+	FullMethod string
 	// Args are the typed arguments, in order.
 	Args []motan2.Value
+	// Payload, when not nil, is the request as one encoded protobuf
+	// message and Args is unused. A gRPC upstream sends it as the request
+	// message untouched; a Motan2 upstream sends it as the body, in
+	// PayloadSerialization: grpc-pb (the default, when it is 0: the bytes
+	// as they are, as motan-go's grpc-pb serialization writes a message)
+	// or pb (one message value of motan-go's pb packing).
+	Payload              []byte
+	PayloadSerialization motan2.Serialization
 	// Meta is forwarded as Motan2 meta (attachments).
 	Meta motan2.Meta
+	// Header is request metadata from a gRPC caller (keys lower-case).
+	Header metadata.MD
 	// RequestID is the caller's request id (generated when absent).
 	RequestID string
 	// Timeout is the time the whole upstream call may take (0: none
@@ -31,10 +53,16 @@ type Call struct {
 	Timeout time.Duration
 }
 
-// Reply is the answer to a Call.
+// Reply is the answer to a Call: Value from a Simple call, Payload (an
+// encoded protobuf message) from a Payload call.
 type Reply struct {
-	Value motan2.Value
-	Meta  motan2.Meta
+	Value   motan2.Value
+	Payload []byte
+	// Meta is the Motan2 reply meta.
+	Meta motan2.Meta
+	// Header and Trailer are a gRPC upstream's response metadata; an
+	// Invoker may set them also when it returns an error.
+	Header, Trailer metadata.MD
 }
 
 // Invoker sends a Call upstream. Invoke may block until ctx's deadline or
@@ -103,3 +131,64 @@ const (
 	FromBody                    // the whole JSON body
 	FromBodyField               // one field of the JSON body, by dotted path
 )
+
+// reservedHeader reports metadata that belongs to a gRPC transport and is
+// never copied into Motan2 meta: pseudo-headers, grpc-* keys (timeout,
+// encoding, status), binary (-bin) values and the HTTP/2 connection
+// headers grpc-go sets itself.
+func reservedHeader(k string) bool {
+	if k == "" || k[0] == ':' || strings.HasPrefix(k, "grpc-") || strings.HasSuffix(k, "-bin") {
+		return true
+	}
+	switch k {
+	case "content-type", "user-agent", "te", "authority", "host", "connection":
+		return true
+	}
+	return false
+}
+
+// MetaFromHeader appends the first value of each non-reserved key of md to
+// meta, for a Motan2 upstream or caller: gRPC metadata becomes Motan2 meta
+// under the same (lower-case) name. Reserved keys (see reservedHeader) and
+// keys already in meta are skipped.
+func MetaFromHeader(meta motan2.Meta, md metadata.MD) motan2.Meta {
+	for k, vs := range md {
+		if len(vs) == 0 || reservedHeader(k) {
+			continue
+		}
+		if _, ok := meta.Lookup(k); ok {
+			continue
+		}
+		meta = append(meta, motan2.MetaPair{Key: k, Value: vs[0]})
+	}
+	return meta
+}
+
+// HeaderFromMeta adds the Motan2 meta pairs that are valid gRPC metadata
+// (lower-cased, reserved and M_ keys skipped) to md, allocating md when it
+// is nil and there is something to add.
+func HeaderFromMeta(md metadata.MD, meta motan2.Meta) metadata.MD {
+	for _, p := range meta {
+		lk := strings.ToLower(p.Key)
+		if strings.HasPrefix(p.Key, "M_") || reservedHeader(lk) || !validHeaderKey(lk) {
+			continue
+		}
+		if md == nil {
+			md = metadata.MD{}
+		}
+		md[lk] = append(md[lk], p.Value)
+	}
+	return md
+}
+
+// validHeaderKey reports whether k (lower-case) is a legal gRPC metadata
+// key: digits, letters, '-', '_' and '.'.
+func validHeaderKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return k != ""
+}

@@ -1,6 +1,7 @@
 package motan2
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +57,12 @@ type Exception struct {
 	ErrCode int    `json:"errcode"`
 	ErrMsg  string `json:"errmsg"`
 	ErrType int    `json:"errtype"`
+	// Status, when not empty, is a google.rpc.Status (code, message and
+	// typed details) in protobuf encoding, carried so that error details
+	// survive a Motan2 hop between gateways. It is written as the extra
+	// M_e field "grpc_status" (base64), which motan-go and Java Motan
+	// ignore; without it the JSON is exactly motan-go's.
+	Status []byte `json:"grpc_status,omitempty"`
 }
 
 // Error returns the exception as text.
@@ -80,11 +87,15 @@ func ParseException(s string) (*Exception, error) {
 		ErrCode json.Number `json:"errcode"`
 		ErrMsg  string      `json:"errmsg"`
 		ErrType json.Number `json:"errtype"`
+		Status  any         `json:"grpc_status"`
 	}
 	if err := json.Unmarshal([]byte(s), &raw); err != nil {
 		return nil, err
 	}
 	e := &Exception{ErrMsg: raw.ErrMsg}
+	if st, ok := raw.Status.(string); ok { // a malformed status is dropped, not an error
+		e.Status, _ = base64.StdEncoding.DecodeString(st)
+	}
 	var err error
 	if e.ErrCode, err = numberToInt(raw.ErrCode); err != nil {
 		return nil, fmt.Errorf("errcode: %w", err)

@@ -8,6 +8,10 @@ import (
 	"strconv"
 	"strings"
 
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
 	"github.com/meshgate/meshgate/motan2"
 )
 
@@ -193,6 +197,11 @@ type Error struct {
 	// Upstream reports that the error is an exception an upstream
 	// answered with (the error arose there, not in meshgate).
 	Upstream bool
+	// Details are typed error payloads (the details of a google.rpc.Status)
+	// that travel with the error across protocols: grpc-status-details-bin
+	// for gRPC, "details" in HTTP error bodies, grpc_status in a Motan2
+	// exception's M_e.
+	Details []*anypb.Any
 	// Cause is the underlying error, if any (returned by Unwrap).
 	Cause error
 }
@@ -336,6 +345,16 @@ func FromMotan2Exception(ex *motan2.Exception) *Error {
 	if ex == nil {
 		return &Error{Code: Internal, Message: "nil Motan2 exception"}
 	}
+	if len(ex.Status) > 0 {
+		// A meshgate peer's exception with the full status: keep its code
+		// and details, and the errcode/errtype as they were sent.
+		var st spb.Status
+		if proto.Unmarshal(ex.Status, &st) == nil {
+			e := FromStatusProto(&st)
+			e.UpstreamErrCode, e.UpstreamErrType = ex.ErrCode, ex.ErrType
+			return e
+		}
+	}
 	e := &Error{
 		Message:         ex.ErrMsg,
 		Upstream:        true,
@@ -378,7 +397,7 @@ func ToMotan2Exception(e *Error) *motan2.Exception {
 		return nil
 	}
 	if e.Upstream {
-		return &motan2.Exception{ErrCode: e.UpstreamErrCode, ErrMsg: e.Message, ErrType: e.UpstreamErrType}
+		return &motan2.Exception{ErrCode: e.UpstreamErrCode, ErrMsg: e.Message, ErrType: e.UpstreamErrType, Status: e.statusBytes()}
 	}
 	code, errType := e.Status(), motan2.ErrTypeService
 	if e.Code < NumCodes {
@@ -387,7 +406,7 @@ func ToMotan2Exception(e *Error) *motan2.Exception {
 	if e.Code == OK {
 		code = 500
 	}
-	return &motan2.Exception{ErrCode: code, ErrMsg: e.message(), ErrType: errType}
+	return &motan2.Exception{ErrCode: code, ErrMsg: e.message(), ErrType: errType, Status: e.statusBytes()}
 }
 
 // message is the text given to the caller: the message, or the cause's
@@ -406,7 +425,7 @@ var errNilError = &Error{Code: Internal, Message: "nil error"}
 
 // AppendErrorJSON appends the JSON body of an HTTP error answer to dst:
 //
-//	{"code":"NOT_FOUND","status":404,"message":"...","upstream_errcode":404,"upstream_errtype":1,"request_id":"..."}
+//	{"code":"NOT_FOUND","status":404,"message":"...","upstream_errcode":404,"upstream_errtype":1,"details":[...],"request_id":"..."}
 //
 // upstream_errcode and upstream_errtype appear only for an upstream
 // exception, request_id only when requestID is not empty. The message is
@@ -429,6 +448,7 @@ func AppendErrorJSON(dst []byte, e *Error, requestID string) []byte {
 		dst = append(dst, `,"upstream_errtype":`...)
 		dst = strconv.AppendInt(dst, int64(e.UpstreamErrType), 10)
 	}
+	dst = appendDetailsJSON(dst, e.Details, nil)
 	if requestID != "" {
 		dst = append(dst, `,"request_id":`...)
 		dst = appendJSONString(dst, requestID)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -187,7 +188,7 @@ func TestFromMotan2Exception(t *testing.T) {
 				t.Fatalf("upstream fields not kept: %+v", e)
 			}
 			// An upstream exception passes back to a Motan2 caller unchanged.
-			if back := ToMotan2Exception(e); *back != ex {
+			if back := ToMotan2Exception(e); !reflect.DeepEqual(*back, ex) {
 				t.Fatalf("ToMotan2Exception = %+v, want %+v", back, ex)
 			}
 		})
@@ -218,7 +219,7 @@ func TestToMotan2Exception(t *testing.T) {
 	}
 	// An explicit HTTP status is the errcode.
 	e := &Error{Code: ResourceExhausted, HTTPStatus: 413, Message: "request body larger than 4 MiB"}
-	if ex := ToMotan2Exception(e); *ex != (motan2.Exception{ErrCode: 413, ErrMsg: e.Message, ErrType: 1}) {
+	if ex := ToMotan2Exception(e); !reflect.DeepEqual(*ex, motan2.Exception{ErrCode: 413, ErrMsg: e.Message, ErrType: 1}) {
 		t.Errorf("413: %+v", ex)
 	}
 	// No message: the cause's text.
