@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/meshgate/meshgate/descriptors"
 	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/translate"
 )
@@ -106,7 +108,78 @@ type Route struct {
 	JSON        translate.JSONOptions
 	// NeedsBody is true when an argument reads the JSON body.
 	NeedsBody bool
-	Invoker   Invoker
+	// Proto, when set, makes this a transcoded route: the request message
+	// of a method described by a protobuf schema is built from the path,
+	// query and JSON body (Args is unused) and the reply message is
+	// written as JSON.
+	Proto   *ProtoRoute
+	Invoker Invoker
+}
+
+// MessageMode says how a route whose request is a protobuf message
+// reaches its upstream.
+type MessageMode uint8
+
+const (
+	// PassPayload sends the encoded message as it is: the request message
+	// of a gRPC upstream, or the body of a Motan2 call in grpc-pb or pb
+	// serialization (Call.Payload). The reply is a message too.
+	PassPayload MessageMode = iota
+	// ConvertSimple converts the message into Simple arguments through its
+	// descriptor (translate.ProtoToSimple; one map argument, or one
+	// argument per field of ArgFields) and the Simple reply back into the
+	// response message (translate.SimpleToProto). Only Motan2 upstreams
+	// take Simple calls.
+	ConvertSimple
+)
+
+// ProtoRoute is the schema side of a transcoded HTTP route.
+type ProtoRoute struct {
+	// Schema holds the method's descriptors. The descriptor is looked up
+	// in Schema.Current() for every request, so a schema reload applies
+	// to the next request and never to one in flight.
+	Schema *descriptors.Registry
+	// Method is the method's full name ("pkg.Service.Method").
+	Method protoreflect.FullName
+	// Body and ResponseBody are the HttpRule's body ("", "*" or a field
+	// path) and response_body ("" or a field path).
+	Body, ResponseBody string
+	// JSON are the route's JSON options, for the body it reads, the reply
+	// it writes and the error details.
+	JSON translate.ProtoJSONOptions
+	// Mode, PayloadSerialization and ArgFields say how the message
+	// reaches the upstream (see MessageMode).
+	Mode                 MessageMode
+	PayloadSerialization motan2.Serialization
+	ArgFields            []string
+}
+
+// GRPCRoute routes the gRPC calls of one service, or of one of its
+// methods, to an upstream.
+type GRPCRoute struct {
+	Name string
+	// Service is the full service name matched ("pkg.Service"); Method,
+	// when not empty, restricts the route to that method.
+	Service, Method string
+	// TargetService is the upstream's service: the gRPC service that
+	// FullMethod names (default Service), or the Motan2 service (M_p) of
+	// a Motan2 target. The upstream method has the gRPC method's name.
+	TargetService string
+	// Group and Version complete a Motan2 target.
+	Group, Version string
+	// Timeout bounds the upstream call; the caller's grpc-timeout also
+	// bounds it.
+	Timeout time.Duration
+	// Mode, PayloadSerialization and ArgFields say how the message
+	// reaches the upstream (see MessageMode).
+	Mode                 MessageMode
+	PayloadSerialization motan2.Serialization
+	ArgFields            []string
+	// Schema describes the service. It is needed for ConvertSimple and
+	// for serving the service in server reflection; PassPayload routes to
+	// a gRPC upstream work without one.
+	Schema  *descriptors.Registry
+	Invoker Invoker
 }
 
 // ArgBinding says where one argument comes from.
