@@ -1,0 +1,9 @@
+package ingress
+
+import (
+	"testing"
+
+	"github.com/meshgate/meshgate/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
