@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -48,6 +49,17 @@ type Config struct {
 	// Motan2 starts the Motan2 ingress (the agent role) when set.
 	Motan2       *Motan2Ingress `yaml:"motan2"`
 	Motan2Routes []Motan2Route  `yaml:"motan2_routes"`
+	// GRPC starts the gRPC ingress when set.
+	GRPC       *GRPCIngress `yaml:"grpc"`
+	GRPCRoutes []GRPCRoute  `yaml:"grpc_routes"`
+	// Schemas are named protobuf schema sources (docs/descriptors.md).
+	Schemas []Schema `yaml:"schemas"`
+	// Transcoding generates HTTP/JSON routes from google.api.http
+	// annotations (docs/transcoding.md).
+	Transcoding []Transcoding `yaml:"transcoding"`
+
+	// protocols maps cluster names to protocols, for validation.
+	protocols map[string]string
 
 	// Source names where the configuration came from (a file path, or
 	// "<embedded default>"); set by Load and Parse.
@@ -91,14 +103,18 @@ type Motan2Ingress struct {
 }
 
 // Motan2Route forwards Motan2 requests for one service (and group) to a
-// cluster, frames untouched.
+// cluster: frames untouched to a Motan2 cluster, or converted through a
+// schema to a gRPC cluster.
 type Motan2Route struct {
 	// Name identifies the route (default "service" or "group/service").
 	Name string `yaml:"name"`
 	// Service is the M_p to match (required).
 	Service string `yaml:"service"`
 	// Group is the M_g to match; empty matches any group.
-	Group  string       `yaml:"group"`
+	Group string `yaml:"group"`
+	// Schema names the schema describing the gRPC target service
+	// (required when the cluster is a gRPC one).
+	Schema string       `yaml:"schema"`
 	Target Motan2Target `yaml:"target"`
 }
 
@@ -106,11 +122,159 @@ type Motan2Route struct {
 type Motan2Target struct {
 	Cluster string `yaml:"cluster"`
 	// Service and Group rewrite M_p and M_g upstream (default: unchanged).
+	// For a gRPC cluster Service is the full gRPC service name (default:
+	// the matched service) and Group is unused.
 	Service string `yaml:"service"`
 	Group   string `yaml:"group"`
+	// Args maps the Motan2 arguments, in order, to request message
+	// fields (gRPC clusters; default: one map argument is the message).
+	Args []string `yaml:"args"`
 	// Timeout bounds each forwarded call (default 1s); the caller's M_tmo
 	// also bounds it.
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// GRPCIngress configures the gRPC listener (HTTP/2: h2c, or TLS when a
+// certificate is given).
+type GRPCIngress struct {
+	// Listen is the TCP address (default 127.0.0.1:9090).
+	Listen string     `yaml:"listen"`
+	TLS    *ServerTLS `yaml:"tls"`
+	// MaxRecvMsgBytes limits request messages (default 4 MiB); larger
+	// ones fail with RESOURCE_EXHAUSTED.
+	MaxRecvMsgBytes int `yaml:"max_recv_msg_bytes"`
+	// MaxConcurrentStreams caps calls in flight per connection (default 1000).
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// Reflection serves gRPC server reflection for every routed service a
+	// schema describes (default true).
+	Reflection *bool `yaml:"reflection"`
+}
+
+// ServerTLS is a listener's certificate.
+type ServerTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// ClientTLS makes a gRPC cluster dial with TLS.
+type ClientTLS struct {
+	// CAFile verifies the servers (default: the system roots).
+	CAFile string `yaml:"ca_file"`
+	// ServerName overrides the name verified (default: the endpoint host).
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify turns verification off (tests only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// GRPCRoute sends the gRPC calls of one service (or one method) to a
+// cluster.
+type GRPCRoute struct {
+	// Name identifies the route (default "service" or "service/method").
+	Name string `yaml:"name"`
+	// Service is the full gRPC service name to match (required).
+	Service string `yaml:"service"`
+	// Method restricts the route to one method (default: every method).
+	Method string `yaml:"method"`
+	// Schema names the schema describing the service: required for
+	// encoding simple, and what gRPC server reflection serves.
+	Schema string      `yaml:"schema"`
+	Target ProtoTarget `yaml:"target"`
+}
+
+// ProtoTarget is the upstream of a route whose requests are protobuf
+// messages (gRPC routes and transcoding).
+type ProtoTarget struct {
+	Cluster string `yaml:"cluster"`
+	// Service is the upstream service: a gRPC service full name, or the
+	// Motan2 service (M_p) (default: the gRPC service's full name).
+	Service string `yaml:"service"`
+	// Group and Version complete a Motan2 target.
+	Group   string `yaml:"group"`
+	Version string `yaml:"version"`
+	// Encoding says how a message reaches a Motan2 cluster: grpc-pb (the
+	// message bytes as the body; default), pb (one message value in
+	// motan-go's pb packing) or simple (converted to Simple values through
+	// the schema; sent in the cluster's serialization). gRPC clusters take
+	// the bytes as they are.
+	Encoding string `yaml:"encoding"`
+	// Args maps request message fields, in order, to the Motan2 arguments
+	// of encoding simple (default: one map argument holding the message).
+	Args []string `yaml:"args"`
+	// Timeout bounds the upstream call (default 1s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Encodings of ProtoTarget.
+const (
+	EncodingGrpcPB = "grpc-pb"
+	EncodingPB     = "pb"
+	EncodingSimple = "simple"
+)
+
+// Schema is a named protobuf schema source: exactly one of
+// descriptor_set, protos and reflection.
+type Schema struct {
+	Name string `yaml:"name"`
+	// DescriptorSet is a file written by protoc --descriptor_set_out
+	// --include_imports.
+	DescriptorSet string `yaml:"descriptor_set"`
+	// Protos are .proto sources compiled in-process.
+	Protos *ProtoSources `yaml:"protos"`
+	// Reflection reads the schema from a gRPC cluster's server reflection.
+	Reflection *ReflectionSource `yaml:"reflection"`
+}
+
+// ProtoSources lists .proto files and where their imports are found.
+type ProtoSources struct {
+	// ImportPaths are searched for the files and their imports (default:
+	// the configuration file's directory); google/api/annotations.proto,
+	// google/api/http.proto and the well-known types are built in.
+	ImportPaths []string `yaml:"import_paths"`
+	// Files are paths relative to an import path.
+	Files []string `yaml:"files"`
+}
+
+// ReflectionSource loads a schema from an upstream's gRPC reflection.
+type ReflectionSource struct {
+	// Cluster is a gRPC cluster (required).
+	Cluster string `yaml:"cluster"`
+	// Services limits the schema to these services (default: all but the
+	// reflection and health services).
+	Services []string `yaml:"services"`
+	// Refresh reloads the schema this often (default 60s; 0s in the file
+	// is the default, use a negative value never to refresh).
+	Refresh time.Duration `yaml:"refresh"`
+	// Timeout bounds one load (default 10s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Transcoding serves the google.api.http bindings of a schema's services
+// over HTTP/JSON, the job grpc-gateway and Envoy's transcoder do.
+type Transcoding struct {
+	// Schema names the schema (required).
+	Schema string `yaml:"schema"`
+	// Services limits which services are served (default: all).
+	Services []string `yaml:"services"`
+	// GenericPost also serves every method at POST /pkg.Service/Method
+	// with the request message as the JSON body (default false).
+	GenericPost bool        `yaml:"generic_post"`
+	Target      ProtoTarget `yaml:"target"`
+	JSON        ProtoJSON   `yaml:"json"`
+}
+
+// ProtoJSON are the JSON options of transcoded routes.
+type ProtoJSON struct {
+	// ProtoNames writes fields under their .proto names instead of
+	// lowerCamelCase (input accepts both).
+	ProtoNames bool `yaml:"proto_names"`
+	// EmitUnpopulated writes fields holding their zero value.
+	EmitUnpopulated bool `yaml:"emit_unpopulated"`
+	// EnumsAsNumbers writes enums as numbers instead of names.
+	EnumsAsNumbers bool `yaml:"enums_as_numbers"`
+	// Int64AsNumbers writes 64-bit integers as JSON numbers instead of strings.
+	Int64AsNumbers bool `yaml:"int64_as_numbers"`
+	// DiscardUnknown drops unknown request fields instead of answering 400.
+	DiscardUnknown bool `yaml:"discard_unknown"`
 }
 
 // Demo starts the built-in demo Motan2 service.
@@ -138,7 +302,18 @@ type Cluster struct {
 	GzipThreshold int `yaml:"gzip_threshold"`
 	// MaxBodyBytes limits reply sizes from this cluster (default 10 MiB).
 	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// Protocol is the endpoints' protocol: motan2 (default) or grpc.
+	// Connections, max_in_flight, serialization and gzip_threshold apply
+	// to Motan2 clusters only; tls to gRPC clusters only.
+	Protocol string     `yaml:"protocol"`
+	TLS      *ClientTLS `yaml:"tls"`
 }
+
+// Cluster protocols.
+const (
+	ProtocolMotan2 = "motan2"
+	ProtocolGRPC   = "grpc"
+)
 
 // Route maps an HTTP method and path template to a Motan2 call.
 type Route struct {
@@ -312,8 +487,58 @@ func (c *Config) applyDefaults() {
 		}
 		r.Target.Timeout = orDefaultDur(r.Target.Timeout, time.Second)
 	}
+	if g := c.GRPC; g != nil {
+		g.Listen = orDefault(g.Listen, "127.0.0.1:9090")
+		g.MaxRecvMsgBytes = orDefaultInt(g.MaxRecvMsgBytes, 4<<20)
+		g.MaxConcurrentStreams = orDefaultInt(g.MaxConcurrentStreams, 1000)
+		if g.Reflection == nil {
+			on := true
+			g.Reflection = &on
+		}
+		if g.TLS != nil {
+			g.TLS.CertFile, g.TLS.KeyFile = c.path(g.TLS.CertFile), c.path(g.TLS.KeyFile)
+		}
+	}
+	protoTarget := func(t *ProtoTarget, service string) {
+		t.Service = orDefault(t.Service, service)
+		t.Encoding = orDefault(t.Encoding, EncodingGrpcPB)
+		t.Timeout = orDefaultDur(t.Timeout, time.Second)
+	}
+	for i := range c.GRPCRoutes {
+		r := &c.GRPCRoutes[i]
+		r.Name = orDefault(r.Name, r.Service)
+		if r.Method != "" && r.Name == r.Service {
+			r.Name = r.Service + "/" + r.Method
+		}
+		protoTarget(&r.Target, r.Service)
+	}
+	for i := range c.Transcoding {
+		protoTarget(&c.Transcoding[i].Target, "")
+	}
+	for i := range c.Schemas {
+		sc := &c.Schemas[i]
+		if sc.DescriptorSet != "" {
+			sc.DescriptorSet = c.path(sc.DescriptorSet)
+		}
+		if ps := sc.Protos; ps != nil {
+			if len(ps.ImportPaths) == 0 {
+				ps.ImportPaths = []string{"."}
+			}
+			for j, ip := range ps.ImportPaths {
+				ps.ImportPaths[j] = c.path(ip)
+			}
+		}
+		if rs := sc.Reflection; rs != nil {
+			rs.Refresh = orDefaultDur(rs.Refresh, time.Minute)
+			rs.Timeout = orDefaultDur(rs.Timeout, 10*time.Second)
+		}
+	}
 	for i := range c.Clusters {
 		cl := &c.Clusters[i]
+		cl.Protocol = orDefault(cl.Protocol, ProtocolMotan2)
+		if cl.TLS != nil && cl.TLS.CAFile != "" {
+			cl.TLS.CAFile = c.path(cl.TLS.CAFile)
+		}
 		cl.LB = orDefault(cl.LB, "round_robin")
 		cl.Connections = orDefaultInt(cl.Connections, 2)
 		cl.MaxInFlight = orDefaultInt(cl.MaxInFlight, 1024)
@@ -331,6 +556,16 @@ func (c *Config) applyDefaults() {
 			a.Key = orDefault(a.Key, a.Name)
 		}
 	}
+}
+
+// path resolves a file path written in the configuration: relative paths
+// are relative to the configuration file's directory (the working
+// directory for the embedded default).
+func (c *Config) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.Source == "" || strings.HasPrefix(c.Source, "<") {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.Source), p)
 }
 
 func orDefault(s, d string) string {
@@ -453,6 +688,7 @@ func (c *Config) validate(v *validator) {
 	}
 
 	clusters := map[string]bool{}
+	c.protocols = map[string]string{}
 	for i, cl := range c.Clusters {
 		at := func(rest ...any) []any { return append(p("clusters", i), rest...) }
 		switch {
@@ -462,6 +698,7 @@ func (c *Config) validate(v *validator) {
 			v.addf(at("name"), "duplicate cluster name %q", cl.Name)
 		}
 		clusters[cl.Name] = true
+		c.protocols[cl.Name] = cl.Protocol
 		if len(cl.Endpoints) == 0 {
 			v.addf(at("endpoints"), "at least one endpoint is needed")
 		}
@@ -469,6 +706,8 @@ func (c *Config) validate(v *validator) {
 			if ep == DemoEndpoint {
 				if c.Demo == nil {
 					v.addf(at("endpoints", j), "endpoint %q needs the demo section (the built-in demo service)", ep)
+				} else if cl.Protocol != ProtocolMotan2 {
+					v.addf(at("endpoints", j), "the demo service speaks Motan2; this cluster's protocol is %s", cl.Protocol)
 				}
 				continue
 			}
@@ -477,22 +716,35 @@ func (c *Config) validate(v *validator) {
 		if cl.LB != "round_robin" && cl.LB != "random" {
 			v.addf(at("lb"), "unknown load balancer %q (round_robin, random)", cl.LB)
 		}
-		if cl.Connections < 1 || cl.Connections > 64 {
-			v.addf(at("connections"), "must be between 1 and 64, got %d", cl.Connections)
-		}
-		if cl.MaxInFlight < 1 {
-			v.addf(at("max_in_flight"), "must be positive, got %d", cl.MaxInFlight)
-		}
 		if cl.DialTimeout < 0 {
 			v.addf(at("dial_timeout"), "must be positive, got %v", cl.DialTimeout)
-		}
-		if s, err := motan2.ParseSerialization(cl.Serialization); err != nil || (s != motan2.SerializationSimple && s != motan2.SerializationBreeze) {
-			v.addf(at("serialization"), "unsupported serialization %q (simple, breeze)", cl.Serialization)
 		}
 		if cl.GzipThreshold < 0 || cl.MaxBodyBytes < 0 {
 			v.addf(at(), "gzip_threshold and max_body_bytes must not be negative")
 		}
+		switch cl.Protocol {
+		case ProtocolMotan2:
+			if cl.Connections < 1 || cl.Connections > 64 {
+				v.addf(at("connections"), "must be between 1 and 64, got %d", cl.Connections)
+			}
+			if cl.MaxInFlight < 1 {
+				v.addf(at("max_in_flight"), "must be positive, got %d", cl.MaxInFlight)
+			}
+			if s, err := motan2.ParseSerialization(cl.Serialization); err != nil || (s != motan2.SerializationSimple && s != motan2.SerializationBreeze) {
+				v.addf(at("serialization"), "unsupported serialization %q (simple, breeze)", cl.Serialization)
+			}
+			if cl.TLS != nil {
+				v.addf(at("tls"), "applies to gRPC clusters only")
+			}
+		case ProtocolGRPC:
+			if cl.GzipThreshold != 0 {
+				v.addf(at("gzip_threshold"), "applies to Motan2 clusters only")
+			}
+		default:
+			v.addf(at("protocol"), "unknown protocol %q (motan2, grpc)", cl.Protocol)
+		}
 	}
+	c.validateSchemas(v)
 
 	names := map[string]int{}
 	b := &routes.Builder{}
@@ -521,6 +773,8 @@ func (c *Config) validate(v *validator) {
 			v.addf(at("target", "cluster"), "missing")
 		case !clusters[t.Cluster]:
 			v.addf(at("target", "cluster"), "unknown cluster %q (%s)", t.Cluster, definedClusters(clusters))
+		case c.protocols[t.Cluster] != ProtocolMotan2:
+			v.addf(at("target", "cluster"), "cluster %q is a %s cluster; routes with args call Motan2 clusters (serve gRPC methods over HTTP with transcoding)", t.Cluster, c.protocols[t.Cluster])
 		}
 		if t.Service == "" {
 			v.addf(at("target", "service"), "missing")
@@ -587,6 +841,7 @@ func (c *Config) validate(v *validator) {
 		}
 	}
 	c.validateMotan2(v, clusters)
+	c.validateGRPC(v, clusters)
 }
 
 func (c *Config) validateMotan2(v *validator, clusters map[string]bool) {
@@ -616,6 +871,18 @@ func (c *Config) validateMotan2(v *validator, clusters map[string]bool) {
 			v.addf(at("target", "cluster"), "missing")
 		case !clusters[r.Target.Cluster]:
 			v.addf(at("target", "cluster"), "unknown cluster %q (%s)", r.Target.Cluster, definedClusters(clusters))
+		case c.protocols[r.Target.Cluster] == ProtocolGRPC:
+			if r.Schema == "" {
+				v.addf(at("schema"), "missing: a route to a gRPC cluster converts Motan2 arguments through a schema")
+			}
+			if r.Target.Group != "" {
+				v.addf(at("target", "group"), "gRPC clusters have no groups")
+			}
+		case len(r.Target.Args) > 0 || r.Schema != "":
+			v.addf(at("target"), "schema and args apply to routes to gRPC clusters; Motan2 clusters get the frames as they are")
+		}
+		if r.Schema != "" && !c.hasSchema(r.Schema) {
+			v.addf(at("schema"), "unknown schema %q (%s)", r.Schema, c.definedSchemas())
 		}
 		if r.Target.Timeout < 0 {
 			v.addf(at("target", "timeout"), "must be positive, got %v", r.Target.Timeout)
@@ -646,4 +913,145 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func (c *Config) hasSchema(name string) bool {
+	for _, sc := range c.Schemas {
+		if sc.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) definedSchemas() string {
+	if len(c.Schemas) == 0 {
+		return "no schemas are defined"
+	}
+	names := make([]string, 0, len(c.Schemas))
+	for _, sc := range c.Schemas {
+		names = append(names, sc.Name)
+	}
+	sort.Strings(names)
+	return "defined: " + strings.Join(names, ", ")
+}
+
+func (c *Config) validateSchemas(v *validator) {
+	seen := map[string]bool{}
+	for i, sc := range c.Schemas {
+		at := func(rest ...any) []any { return append(p("schemas", i), rest...) }
+		switch {
+		case sc.Name == "":
+			v.addf(at("name"), "missing")
+		case seen[sc.Name]:
+			v.addf(at("name"), "duplicate schema name %q", sc.Name)
+		}
+		seen[sc.Name] = true
+		n := 0
+		if sc.DescriptorSet != "" {
+			n++
+		}
+		if sc.Protos != nil {
+			n++
+			if len(sc.Protos.Files) == 0 {
+				v.addf(at("protos", "files"), "at least one .proto file is needed")
+			}
+		}
+		if rs := sc.Reflection; rs != nil {
+			n++
+			switch {
+			case rs.Cluster == "":
+				v.addf(at("reflection", "cluster"), "missing")
+			case c.protocols[rs.Cluster] == "":
+				v.addf(at("reflection", "cluster"), "unknown cluster %q", rs.Cluster)
+			case c.protocols[rs.Cluster] != ProtocolGRPC:
+				v.addf(at("reflection", "cluster"), "cluster %q is not a gRPC cluster", rs.Cluster)
+			}
+			if rs.Timeout < 0 {
+				v.addf(at("reflection", "timeout"), "must be positive, got %v", rs.Timeout)
+			}
+		}
+		if n != 1 {
+			v.addf(at(), "needs exactly one of descriptor_set, protos and reflection (has %d)", n)
+		}
+	}
+}
+
+// validateProtoTarget checks the target of a gRPC route or a transcoding
+// entry; schema is the route's schema name ("" for none).
+func (c *Config) validateProtoTarget(v *validator, at func(rest ...any) []any, t *ProtoTarget, schema string, clusters map[string]bool) {
+	switch {
+	case t.Cluster == "":
+		v.addf(at("target", "cluster"), "missing")
+		return
+	case !clusters[t.Cluster]:
+		v.addf(at("target", "cluster"), "unknown cluster %q (%s)", t.Cluster, definedClusters(clusters))
+		return
+	}
+	switch t.Encoding {
+	case EncodingGrpcPB, EncodingPB, EncodingSimple:
+	default:
+		v.addf(at("target", "encoding"), "unknown encoding %q (grpc-pb, pb, simple)", t.Encoding)
+	}
+	if c.protocols[t.Cluster] == ProtocolGRPC {
+		if t.Encoding != EncodingGrpcPB {
+			v.addf(at("target", "encoding"), "gRPC clusters take messages as they are; encoding %q applies to Motan2 clusters", t.Encoding)
+		}
+		if t.Group != "" || t.Version != "" || len(t.Args) > 0 {
+			v.addf(at("target"), "group, version and args apply to Motan2 clusters only")
+		}
+	} else if t.Encoding == EncodingSimple && schema == "" {
+		v.addf(at("schema"), "missing: encoding simple converts messages through a schema")
+	} else if t.Encoding != EncodingSimple && len(t.Args) > 0 {
+		v.addf(at("target", "args"), "args apply to encoding simple only")
+	}
+	if t.Timeout < 0 {
+		v.addf(at("target", "timeout"), "must be positive, got %v", t.Timeout)
+	}
+}
+
+func (c *Config) validateGRPC(v *validator, clusters map[string]bool) {
+	if g := c.GRPC; g != nil {
+		if _, _, err := net.SplitHostPort(g.Listen); err != nil {
+			v.addf(p("grpc", "listen"), "%q is not a host:port address: %v", g.Listen, err)
+		}
+		if g.MaxRecvMsgBytes < 0 || g.MaxConcurrentStreams < 0 {
+			v.addf(p("grpc"), "max_recv_msg_bytes and max_concurrent_streams must not be negative")
+		}
+		if t := g.TLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
+			v.addf(p("grpc", "tls"), "needs both cert_file and key_file")
+		}
+	} else if len(c.GRPCRoutes) > 0 {
+		v.addf(p("grpc_routes"), "routes without a grpc listener: add a grpc section")
+	}
+	seen := map[[2]string]int{}
+	for i := range c.GRPCRoutes {
+		r := &c.GRPCRoutes[i]
+		at := func(rest ...any) []any { return append(p("grpc_routes", i), rest...) }
+		if r.Service == "" {
+			v.addf(at("service"), "missing")
+		} else if strings.ContainsAny(r.Service, "/ ") {
+			v.addf(at("service"), "%q is not a full service name (package.Service)", r.Service)
+		}
+		key := [2]string{r.Service, r.Method}
+		if j, dup := seen[key]; dup {
+			v.addf(at("service"), "service %q method %q is already routed by grpc_routes[%d]", r.Service, r.Method, j)
+		}
+		seen[key] = i
+		if r.Schema != "" && !c.hasSchema(r.Schema) {
+			v.addf(at("schema"), "unknown schema %q (%s)", r.Schema, c.definedSchemas())
+		}
+		c.validateProtoTarget(v, at, &r.Target, r.Schema, clusters)
+	}
+	for i := range c.Transcoding {
+		tc := &c.Transcoding[i]
+		at := func(rest ...any) []any { return append(p("transcoding", i), rest...) }
+		switch {
+		case tc.Schema == "":
+			v.addf(at("schema"), "missing")
+		case !c.hasSchema(tc.Schema):
+			v.addf(at("schema"), "unknown schema %q (%s)", tc.Schema, c.definedSchemas())
+		}
+		c.validateProtoTarget(v, at, &tc.Target, tc.Schema, clusters)
+	}
 }

@@ -135,3 +135,89 @@ func TestUnknownClusterWithNoneDefined(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestSchemasGRPCAndTranscodingValidation(t *testing.T) {
+	_, err := Parse("bad.yaml", []byte(`
+grpc_routes:
+  - {service: shop.v1.Library, target: {cluster: m2, encoding: simple}}
+  - {service: shop.v1.Library, target: {cluster: g, encoding: pb}}
+  - {service: "shop/v1", schema: nope, target: {cluster: g, group: x}}
+clusters:
+  - {name: m2, endpoints: ["127.0.0.1:1"], tls: {}}
+  - {name: g, protocol: grpc, endpoints: ["127.0.0.1:2"]}
+  - {name: x, protocol: thrift, endpoints: ["127.0.0.1:3"]}
+schemas:
+  - {name: both, descriptor_set: a.pb, protos: {files: [a.proto]}}
+  - {name: none}
+  - {name: refl, reflection: {cluster: m2}}
+motan2_routes:
+  - {service: a.B, target: {cluster: g}}
+transcoding:
+  - {target: {cluster: g, encoding: simple}}
+routes:
+  - {method: GET, path: /a, target: {cluster: g, service: s, method: m}}
+`))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, w := range []string{
+		`bad.yaml:2: grpc_routes: routes without a grpc listener`,
+		`bad.yaml:3: grpc_routes[0].schema: missing: encoding simple converts messages through a schema`,
+		`bad.yaml:4: grpc_routes[1].service: service "shop.v1.Library" method "" is already routed by grpc_routes[0]`,
+		`bad.yaml:4: grpc_routes[1].target.encoding: gRPC clusters take messages as they are`,
+		`bad.yaml:5: grpc_routes[2].service: "shop/v1" is not a full service name`,
+		`bad.yaml:5: grpc_routes[2].schema: unknown schema "nope" (defined: both, none, refl)`,
+		`bad.yaml:5: grpc_routes[2].target: group, version and args apply to Motan2 clusters only`,
+		`bad.yaml:7: clusters[0].tls: applies to gRPC clusters only`,
+		`bad.yaml:9: clusters[2].protocol: unknown protocol "thrift" (motan2, grpc)`,
+		`bad.yaml:11: schemas[0]: needs exactly one of descriptor_set, protos and reflection (has 2)`,
+		`bad.yaml:12: schemas[1]: needs exactly one of descriptor_set, protos and reflection (has 0)`,
+		`bad.yaml:13: schemas[2].reflection.cluster: cluster "m2" is not a gRPC cluster`,
+		`bad.yaml:14: motan2_routes: routes without a motan2 listener`,
+		`bad.yaml:15: motan2_routes[0].schema: missing: a route to a gRPC cluster converts Motan2 arguments through a schema`,
+		`bad.yaml:17: transcoding[0].schema: missing`,
+		`bad.yaml:17: transcoding[0].target.encoding: gRPC clusters take messages as they are; encoding "simple" applies to Motan2 clusters`,
+		`bad.yaml:19: routes[0].target.cluster: cluster "g" is a grpc cluster`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+}
+
+func TestGRPCDefaultsAndPaths(t *testing.T) {
+	c, err := Parse("/etc/meshgate/gw.yaml", []byte(`
+grpc: {}
+clusters:
+  - {name: g, protocol: grpc, endpoints: ["127.0.0.1:2"], tls: {ca_file: ca.pem}}
+schemas:
+  - {name: shop, protos: {files: [shop/v1/shop.proto]}}
+  - {name: set, descriptor_set: /abs/shop.pb}
+  - {name: refl, reflection: {cluster: g}}
+grpc_routes:
+  - {service: shop.v1.Library, method: GetBook, schema: shop, target: {cluster: g}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.GRPC
+	if g.Listen != "127.0.0.1:9090" || g.MaxRecvMsgBytes != 4<<20 || g.MaxConcurrentStreams != 1000 || !*g.Reflection {
+		t.Errorf("grpc defaults: %+v", g)
+	}
+	if got := c.Clusters[0].TLS.CAFile; got != "/etc/meshgate/ca.pem" {
+		t.Errorf("ca_file = %q, want it relative to the config file", got)
+	}
+	if got := c.Schemas[0].Protos.ImportPaths; len(got) != 1 || got[0] != "/etc/meshgate" {
+		t.Errorf("import_paths = %q", got)
+	}
+	if got := c.Schemas[1].DescriptorSet; got != "/abs/shop.pb" {
+		t.Errorf("descriptor_set = %q", got)
+	}
+	if r := c.Schemas[2].Reflection; r.Refresh != time.Minute || r.Timeout != 10*time.Second {
+		t.Errorf("reflection defaults: %+v", r)
+	}
+	r := c.GRPCRoutes[0]
+	if r.Name != "shop.v1.Library/GetBook" || r.Target.Service != "shop.v1.Library" || r.Target.Encoding != EncodingGrpcPB || r.Target.Timeout != time.Second {
+		t.Errorf("grpc route defaults: %+v", r)
+	}
+}
