@@ -14,7 +14,8 @@ import (
 )
 
 // Motan2Route is a compiled Motan2 route: requests for Service (and Group,
-// when set) are forwarded to Invoker as they are, the body never decoded.
+// when set) are forwarded to Invoker as they are, the body never decoded,
+// or, with a Bridge, converted for a gRPC upstream.
 type Motan2Route struct {
 	Name    string
 	Service string // M_p to match
@@ -24,6 +25,9 @@ type Motan2Route struct {
 	// Timeout bounds the upstream call in addition to the caller's M_tmo.
 	Timeout time.Duration
 	Invoker gateway.FrameInvoker
+	// Bridge, when set, sends the calls to a gRPC service instead (Invoker
+	// and the target rewrites are unused).
+	Bridge *Motan2Bridge
 }
 
 type motan2Key struct{ service, group string }
@@ -101,6 +105,9 @@ func (m *Motan2) ServeMotan2(ctx context.Context, req *motan2.Frame) *motan2.Fra
 		// What a motan-go agent answers for a service it has no cluster for.
 		return motan2.NewExceptionResponse(req, &motan2.Exception{ErrCode: 400, ErrType: motan2.ErrTypeService,
 			ErrMsg: "cluster not found. service: " + service + " group: " + group})
+	}
+	if route.Bridge != nil {
+		return m.bridge(ctx, req, route)
 	}
 	if _, ok := req.Meta.Lookup(motan2.MetaRequestID); !ok {
 		req.Meta = append(req.Meta, motan2.MetaPair{Key: motan2.MetaRequestID, Value: strconv.FormatInt(int64(req.RequestID), 10)})
