@@ -95,6 +95,9 @@ type Route struct {
 	Method  string
 	Group   string
 	Version string
+	// FullMethod is the Call's FullMethod, "/package.Service/Method":
+	// set on transcoded routes (Proto), whose target may be gRPC.
+	FullMethod string
 	// Timeout is the deadline of the whole upstream call.
 	Timeout time.Duration
 	Args    []ArgBinding

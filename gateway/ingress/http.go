@@ -174,6 +174,10 @@ func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	route := snap.Routes[rid]
+	if route.Proto != nil {
+		h.transcode(ctx, route, &params, id) // transcode.go
+		return
+	}
 
 	sc := scratchCalls.Get().(*scratchCall)
 	defer sc.release()
