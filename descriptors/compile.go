@@ -45,6 +45,33 @@ func CompileProtos(ctx context.Context, importPaths []string, files []string) (*
 	for i, f := range files {
 		names[i] = importName(importPaths, f)
 	}
+	return compile(ctx, sourceResolver(importPaths), names)
+}
+
+// CompileProtoFS is CompileProtos for sources in a file system (an
+// embedded one, typically): files and their imports are paths in fsys.
+// The builtin files are available as for CompileProtos.
+func CompileProtoFS(ctx context.Context, fsys fs.FS, files []string) (*Snapshot, error) {
+	if len(files) == 0 {
+		return nil, errors.New("descriptors: no .proto files to compile")
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = path.Clean(f)
+	}
+	return compile(ctx, protocompile.ResolverFunc(func(name string) (protocompile.SearchResult, error) {
+		f, err := fsys.Open(name)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return protocompile.SearchResult{}, notFoundError(fmt.Sprintf("file %q not found", name))
+			}
+			return protocompile.SearchResult{}, err
+		}
+		return protocompile.SearchResult{Source: f}, nil
+	}), names)
+}
+
+func compile(ctx context.Context, sources protocompile.Resolver, names []string) (*Snapshot, error) {
 
 	var (
 		mu   sync.Mutex
@@ -61,7 +88,7 @@ func CompileProtos(ctx context.Context, importPaths []string, files []string) (*
 		return nil
 	}, nil)
 	c := protocompile.Compiler{
-		Resolver:       builtinFirst{sources: sourceResolver(importPaths)},
+		Resolver:       builtinFirst{sources: sources},
 		Reporter:       rep,
 		SourceInfoMode: protocompile.SourceInfoStandard,
 	}

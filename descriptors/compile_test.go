@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 func TestCompileErrors(t *testing.T) {
@@ -116,4 +117,33 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
+}
+
+func TestCompileProtoFS(t *testing.T) {
+	fsys := fstest.MapFS{
+		"a/v1/a.proto": {Data: []byte(`syntax = "proto3";
+package a.v1;
+import "google/api/annotations.proto";
+import "a/v1/b.proto";
+service A { rpc Get(B) returns (B) { option (google.api.http) = {get: "/v1/{name}"}; } }
+`)},
+		"a/v1/b.proto": {Data: []byte("syntax = \"proto3\";\npackage a.v1;\nmessage B { string name = 1; }\n")},
+		"bad.proto":    {Data: []byte("syntax = \"proto3\";\nmessage X { nope y = 1; }\n")},
+	}
+	snap, err := CompileProtoFS(context.Background(), fsys, []string{"a/v1/a.proto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := snap.Method("a.v1.A/Get"); !ok {
+		t.Fatal("method a.v1.A/Get not found")
+	}
+	if rules, err := HTTPRules(snap); err != nil || len(rules) != 1 || rules[0].Path != "/v1/{name}" {
+		t.Fatalf("rules %v %v", rules, err)
+	}
+	if _, err := CompileProtoFS(context.Background(), fsys, []string{"bad.proto"}); err == nil || !strings.Contains(err.Error(), "bad.proto:2:") {
+		t.Fatalf("bad.proto: %v", err)
+	}
+	if _, err := CompileProtoFS(context.Background(), fsys, []string{"missing.proto"}); err == nil || !strings.Contains(err.Error(), "missing.proto") {
+		t.Fatalf("missing.proto: %v", err)
+	}
 }

@@ -239,9 +239,10 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// Call sends req and decodes the reply with the response's serialization.
-// An exception reply is returned as a *Exception error together with the
-// Response (whose Frame carries the exception's meta).
+// Call sends req and decodes the reply with the response's serialization
+// (except for a request with a Body, see Request.Body). An exception reply
+// is returned as a *Exception error together with the Response (whose
+// Frame carries the exception's meta).
 func (c *Client) Call(ctx context.Context, req *Request) (*Response, error) {
 	resp := &Response{}
 	if err := c.CallInto(ctx, req, resp); err != nil {
@@ -260,14 +261,14 @@ func (c *Client) CallInto(ctx context.Context, req *Request, resp *Response) err
 	*resp = Response{}
 	bp := getBuf()
 	f := framePool.Get().(*Frame)
-	body, err := req.fill(f, (*bp)[:0])
+	buf, err := req.fill(f, (*bp)[:0])
 	if err != nil {
 		putBuf(bp)
 		putFrame(f)
 		return err
 	}
 	rf, err := c.RoundTripWithin(ctx, f, req.Timeout)
-	*bp = body
+	*bp = buf
 	putBuf(bp)
 	reqSer := f.Serialization
 	putFrame(f) // the frame was encoded before roundTrip returned
@@ -277,6 +278,9 @@ func (c *Client) CallInto(ctx context.Context, req *Request, resp *Response) err
 	resp.Meta, resp.Frame = rf.Meta, rf
 	if rf.IsException() {
 		return rf.Exception()
+	}
+	if req.Body != nil {
+		return nil // a pre-encoded request: the caller decodes the reply
 	}
 	s := rf.Serialization
 	if s == SerializationHessian2 && len(rf.Body) > 0 {

@@ -14,6 +14,13 @@ type Request struct {
 	Group   string // M_g, optional
 	Version string // M_v, optional
 	Args    []Value
+	// Body, when not nil, is the request body already encoded in
+	// Serialization (which must say which one it is), sent as it is in
+	// place of Args: a protobuf message passed through in grpc-pb, say.
+	// The reply to such a call is not decoded either: Client.CallInto
+	// leaves Response.Value null and the body is Response.Frame.Body, in
+	// Response.Frame.Serialization. Client side only.
+	Body []byte
 	// Meta holds further meta pairs (attachments); on the server side it is
 	// the request's whole meta.
 	Meta Meta
@@ -38,15 +45,20 @@ type Response struct {
 
 // fill makes f the request frame for r: M_p, M_m, M_pp=motan2 first, then
 // M_g, M_v, then r.Meta, with the body appended to dst in r's
-// serialization. It returns the body.
+// serialization (or r.Body, not copied). It returns dst with the body
+// appended, which is dst itself for r.Body.
 func (r *Request) fill(f *Frame, dst []byte) ([]byte, error) {
 	s := r.Serialization
 	if s == SerializationHessian2 {
 		s = SerializationSimple
 	}
-	body, err := AppendValues(dst, s, r.Args)
-	if err != nil {
-		return dst, err
+	body, buf := r.Body, dst
+	if body == nil {
+		var err error
+		if body, err = AppendValues(dst, s, r.Args); err != nil {
+			return dst, err
+		}
+		buf = body
 	}
 	f.Reset()
 	f.Version, f.Serialization, f.Body = Version2, s, body
@@ -58,7 +70,7 @@ func (r *Request) fill(f *Frame, dst []byte) ([]byte, error) {
 		f.Meta = append(f.Meta, MetaPair{MetaVersion, r.Version})
 	}
 	f.Meta = append(f.Meta, r.Meta...)
-	return body, nil
+	return buf, nil
 }
 
 // framePool holds request frames of Client.Call, which are only needed

@@ -25,7 +25,7 @@ var version = "dev"
 const usage = `meshgate — protocol-translation gateway for Motan2 service meshes
 
 Usage:
-  meshgate run [-c FILE] [--http-addr ADDR] [--demo-addr ADDR]
+  meshgate run [-c FILE] [--http-addr ADDR] [--grpc-addr ADDR] [--demo-addr ADDR]
         Serve. Without -c, the embedded default: HTTP on 127.0.0.1:8080 in
         front of the built-in demo Motan2 service on 127.0.0.1:9981.
   meshgate validate -c FILE

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -93,7 +94,7 @@ func TestDecodeEveryVector(t *testing.T) {
 			if !equalPairs(got.Meta, v.Meta) {
 				t.Errorf("meta %q, want %q", got.Meta, v.Meta)
 			}
-			if (got.Exception == nil) != (v.Exception == nil) || (v.Exception != nil && *got.Exception != *v.Exception) {
+			if (got.Exception == nil) != (v.Exception == nil) || (v.Exception != nil && !reflect.DeepEqual(*got.Exception, *v.Exception)) {
 				t.Errorf("exception %+v, want %+v", got.Exception, v.Exception)
 			}
 			if len(got.Arguments) != len(v.Arguments) {
@@ -225,7 +226,7 @@ func TestRunAndCall(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"run", "--http-addr", "127.0.0.1:0", "--demo-addr", "127.0.0.1:0"}, nil, pw, io.Discard)
+		done <- run(ctx, []string{"run", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--demo-addr", "127.0.0.1:0"}, nil, pw, io.Discard)
 		pw.Close()
 	}()
 	br := bufio.NewReader(pr)

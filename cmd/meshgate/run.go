@@ -30,6 +30,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	file := fs.String("c", "", "configuration file (default: the embedded default)")
 	httpAddr := fs.String("http-addr", "", "override http.listen")
 	demoAddr := fs.String("demo-addr", "", "override demo.listen (the built-in demo Motan2 service)")
+	grpcAddr := fs.String("grpc-addr", "", "override grpc.listen")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests may run after SIGINT/SIGTERM")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
@@ -55,6 +56,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *httpAddr != "" {
 		cfg.HTTP.Listen = *httpAddr
 	}
+	if *grpcAddr != "" {
+		if cfg.GRPC == nil {
+			return usageErr("run: --grpc-addr: the configuration has no grpc section")
+		}
+		cfg.GRPC.Listen = *grpcAddr
+	}
 	if *demoAddr != "" {
 		if cfg.Demo == nil {
 			return usageErr("run: --demo-addr: the configuration has no demo section")
@@ -74,6 +81,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer stopProfiles()
 	}
 	logger.Info("meshgate: serving", "config", cfg.Source, "http", gw.HTTPAddr().String(), "routes", len(cfg.Routes), "clusters", len(cfg.Clusters))
+	if a := gw.GRPCAddr(); a != nil {
+		logger.Info("meshgate: gRPC ingress", "addr", a.String(), "routes", len(cfg.GRPCRoutes))
+	}
+	if a := gw.Motan2Addr(); a != nil {
+		logger.Info("meshgate: Motan2 ingress", "addr", a.String(), "routes", len(cfg.Motan2Routes))
+	}
 	if a := gw.DemoAddr(); a != nil {
 		logger.Info("meshgate: built-in demo Motan2 service", "addr", a.String())
 		fmt.Fprintf(stdout, "try: curl http://%s/v1/hello/world\n", gw.HTTPAddr())

@@ -4,11 +4,18 @@ package assembly
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"sort"
+	"sync"
+	"time"
 
+	"github.com/meshgate/meshgate/descriptors"
 	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/gateway/config"
 	"github.com/meshgate/meshgate/gateway/ingress"
@@ -19,24 +26,31 @@ import (
 	"github.com/meshgate/meshgate/translate"
 )
 
-// Gateway is a running meshgate: listeners, clusters and, when configured,
-// the built-in demo service.
+// Gateway is a running meshgate: listeners, clusters, schema refreshers
+// and, when configured, the built-in demo service.
 type Gateway struct {
 	http     *ingress.HTTP
 	httpLn   net.Listener
 	motan2   *ingress.Motan2
 	motan2Ln net.Listener
+	grpc     *ingress.GRPC
+	grpcLn   net.Listener
 	demo     *motan2.Server
 	demoLn   net.Listener
-	clusters []*upstream.Cluster
+	built    *Built
 	errc     chan error
 	log      *slog.Logger
+
+	stopRefresh context.CancelFunc
+	refreshDone sync.WaitGroup
+	rebuildMu   sync.Mutex // serializes HTTP snapshot rebuilds
 }
 
-// Start binds the configured listeners, builds routes and clusters and
-// starts serving. Bind errors are returned before anything serves.
+// Start binds the configured listeners, builds routes and clusters, loads
+// schemas and starts serving. Bind and schema errors are returned before
+// anything serves.
 func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{log: log, errc: make(chan error, 3)}
+	g := &Gateway{log: log, errc: make(chan error, 4)}
 	demoAddr := ""
 	if cfg.Demo != nil {
 		l, err := net.Listen("tcp", cfg.Demo.Listen)
@@ -46,34 +60,55 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.demoLn, demoAddr = l, l.Addr().String()
 		g.demo = &motan2.Server{Handler: demo.Mux(), Logger: log.With("component", "demo")}
 	}
-	snap, m2snap, clusters, err := Build(cfg, demoAddr, log)
+	built, err := Build(cfg, demoAddr, log)
 	if err != nil {
 		g.closeListeners()
 		return nil, err
 	}
-	g.clusters = clusters
+	g.built = built
+	fail := func(what string, err error) (*Gateway, error) {
+		g.closeListeners()
+		built.Close()
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	if cfg.Motan2 != nil {
 		l, err := net.Listen("tcp", cfg.Motan2.Listen)
 		if err != nil {
-			g.closeListeners()
-			g.closeClusters()
-			return nil, fmt.Errorf("motan2: %w", err)
+			return fail("motan2", err)
 		}
 		g.motan2Ln = l
-		g.motan2 = ingress.NewMotan2(m2snap, ingress.Motan2Options{
+		g.motan2 = ingress.NewMotan2(built.Motan2, ingress.Motan2Options{
 			Limits:                motan2.Limits{MaxMetaSize: cfg.Motan2.MaxBodyBytes, MaxBodySize: cfg.Motan2.MaxBodyBytes},
 			MaxConcurrentRequests: cfg.Motan2.MaxConcurrentRequests, ProxyBit: *cfg.Motan2.ProxyBit,
 			Logger: log.With("component", "motan2"),
 		})
 	}
+	if gc := cfg.GRPC; gc != nil {
+		var tlsCfg *tls.Config
+		if gc.TLS != nil {
+			cert, err := tls.LoadX509KeyPair(gc.TLS.CertFile, gc.TLS.KeyFile)
+			if err != nil {
+				return fail("grpc tls", err)
+			}
+			tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+		l, err := net.Listen("tcp", gc.Listen)
+		if err != nil {
+			return fail("grpc", err)
+		}
+		g.grpcLn = l
+		g.grpc = ingress.NewGRPC(built.GRPC, ingress.GRPCOptions{
+			TLS: tlsCfg, MaxRecvMsgSize: gc.MaxRecvMsgBytes, MaxConcurrentStreams: uint32(gc.MaxConcurrentStreams),
+			Reflection: *gc.Reflection, Schemas: built.schemaList(),
+			Logger: log.With("component", "grpc"),
+		})
+	}
 	l, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
-		g.closeListeners()
-		g.closeClusters()
-		return nil, fmt.Errorf("http: %w", err)
+		return fail("http", err)
 	}
 	g.httpLn = l
-	g.http = ingress.NewHTTP(snap, ingress.HTTPOptions{
+	g.http = ingress.NewHTTP(built.HTTP, ingress.HTTPOptions{
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		MaxConnections: cfg.HTTP.MaxConnections, RequestIDHeader: cfg.HTTP.RequestIDHeader,
@@ -85,8 +120,104 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if g.motan2 != nil {
 		go func() { g.errc <- serveErr("motan2", g.motan2.Serve(g.motan2Ln), motan2.ErrServerClosed) }()
 	}
+	if g.grpc != nil {
+		go func() { g.errc <- serveErr("grpc", g.grpc.Serve(g.grpcLn), nil) }()
+	}
 	go func() { g.errc <- serveErr("http", g.http.Serve(l), nil) }()
+	g.startRefreshers()
 	return g, nil
+}
+
+// schemaList returns the registries of every schema, for gRPC reflection.
+func (b *Built) schemaList() []*descriptors.Registry {
+	names := make([]string, 0, len(b.Schemas))
+	for n := range b.Schemas {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	regs := make([]*descriptors.Registry, len(names))
+	for i, n := range names {
+		regs[i] = b.Schemas[n]
+	}
+	return regs
+}
+
+// startRefreshers reloads reflection-sourced schemas in the background: a
+// schema not loaded at start is retried every few seconds until it loads,
+// then every refresh interval. Each published schema rebuilds the HTTP
+// routes, so annotations an upstream adds become routes.
+func (g *Gateway) startRefreshers() {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.stopRefresh = cancel
+	for _, r := range g.built.sources {
+		if r.refresh <= 0 {
+			continue
+		}
+		g.refreshDone.Add(1)
+		go func() {
+			defer g.refreshDone.Done()
+			g.refreshLoop(ctx, r)
+		}()
+	}
+}
+
+// unloadedRetry is how often a reflection schema that has never loaded is
+// retried.
+const unloadedRetry = 3 * time.Second
+
+func (g *Gateway) refreshLoop(ctx context.Context, r *schemaSource) {
+	for {
+		wait := r.refresh
+		if !r.loaded {
+			wait = min(wait, unloadedRetry)
+		}
+		if wait <= 0 {
+			return // refresh turned off
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := r.reg.Reload(r.load); err != nil {
+			g.log.Warn("schema refresh failed; the schema in force keeps serving", "schema", r.name, "error", err)
+			continue
+		}
+		r.loaded = true
+		g.rebuildHTTP()
+	}
+}
+
+// ReloadSchema loads the named schema again from its source and, when it
+// loads, publishes it and rebuilds the HTTP routes. When it fails, the
+// schema in force keeps serving and the error says why. Requests in
+// flight finish on the snapshot they started with.
+func (g *Gateway) ReloadSchema(name string) error {
+	for _, r := range g.built.sources {
+		if r.name == name {
+			if err := r.reg.Reload(r.load); err != nil {
+				return err
+			}
+			g.rebuildHTTP()
+			return nil
+		}
+	}
+	return fmt.Errorf("no schema named %q", name)
+}
+
+// rebuildHTTP recompiles the HTTP routes against the schemas in force and
+// swaps them in; requests in flight finish on the old routes.
+func (g *Gateway) rebuildHTTP() {
+	g.rebuildMu.Lock()
+	defer g.rebuildMu.Unlock()
+	snap, err := g.built.buildHTTP(slog.LevelDebug)
+	if err != nil {
+		g.log.Error("HTTP routes not rebuilt after a schema change; the routes in force keep serving", "error", err)
+		return
+	}
+	g.http.Swap(snap)
 }
 
 func serveErr(what string, err, closed error) error {
@@ -100,62 +231,102 @@ func serveErr(what string, err, closed error) error {
 func (g *Gateway) HTTPAddr() net.Addr { return g.httpLn.Addr() }
 
 // Motan2Addr returns the Motan2 ingress's address, or nil without one.
-func (g *Gateway) Motan2Addr() net.Addr {
-	if g.motan2Ln == nil {
-		return nil
-	}
-	return g.motan2Ln.Addr()
-}
+func (g *Gateway) Motan2Addr() net.Addr { return addrOf(g.motan2Ln) }
+
+// GRPCAddr returns the gRPC ingress's address, or nil without one.
+func (g *Gateway) GRPCAddr() net.Addr { return addrOf(g.grpcLn) }
 
 // DemoAddr returns the demo service's address, or nil without one.
-func (g *Gateway) DemoAddr() net.Addr {
-	if g.demoLn == nil {
+func (g *Gateway) DemoAddr() net.Addr { return addrOf(g.demoLn) }
+
+func addrOf(l net.Listener) net.Addr {
+	if l == nil {
 		return nil
 	}
-	return g.demoLn.Addr()
+	return l.Addr()
 }
+
+// Schema returns the registry of the named schema, or nil.
+func (g *Gateway) Schema(name string) *descriptors.Registry { return g.built.Schemas[name] }
 
 // Err receives the error of a listener that stopped serving on its own.
 func (g *Gateway) Err() <-chan error { return g.errc }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
-// then closes upstream connections and the demo service.
+// then stops schema refreshes and closes upstream connections and the
+// demo service.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	err := g.http.Shutdown(ctx)
-	if g.motan2 != nil {
-		if merr := g.motan2.Shutdown(ctx); err == nil {
-			err = merr
+	keep := func(e error) {
+		if err == nil {
+			err = e
 		}
 	}
-	g.closeClusters()
+	if g.motan2 != nil {
+		keep(g.motan2.Shutdown(ctx))
+	}
+	if g.grpc != nil {
+		keep(g.grpc.Shutdown(ctx))
+	}
+	if g.stopRefresh != nil {
+		g.stopRefresh()
+		g.refreshDone.Wait()
+	}
+	g.built.Close()
 	if g.demo != nil {
-		if derr := g.demo.Shutdown(ctx); err == nil {
-			err = derr
-		}
+		keep(g.demo.Shutdown(ctx))
 	}
 	return err
 }
 
 func (g *Gateway) closeListeners() {
-	for _, l := range []net.Listener{g.demoLn, g.motan2Ln} {
+	for _, l := range []net.Listener{g.demoLn, g.motan2Ln, g.grpcLn} {
 		if l != nil {
 			l.Close()
 		}
 	}
 }
 
-func (g *Gateway) closeClusters() {
-	for _, c := range g.clusters {
-		c.Close()
+// Built is a configuration compiled into ingress snapshots, the upstream
+// clusters they call and the schemas they read.
+type Built struct {
+	HTTP    *ingress.Snapshot
+	Motan2  *ingress.Motan2Snapshot
+	GRPC    *ingress.GRPCSnapshot
+	Schemas map[string]*descriptors.Registry
+
+	cfg      *config.Config
+	log      *slog.Logger
+	invokers map[string]gateway.Invoker
+	closers  []func()
+	// sources are how each schema loads; those with a refresh interval
+	// (reflection) reload in the background while the gateway runs.
+	sources []*schemaSource
+}
+
+type schemaSource struct {
+	name    string
+	reg     *descriptors.Registry
+	load    func() (*descriptors.Snapshot, error)
+	refresh time.Duration
+	loaded  bool // touched only by the source's refresh goroutine
+}
+
+// Close closes every cluster.
+func (b *Built) Close() {
+	for _, c := range b.closers {
+		c()
 	}
 }
 
-// Build compiles a validated configuration into the HTTP and Motan2
-// snapshots and the clusters they call. demoAddr replaces the "demo"
-// endpoint name.
-func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*ingress.Snapshot, *ingress.Motan2Snapshot, []*upstream.Cluster, error) {
-	byName := make(map[string]*upstream.Cluster, len(cfg.Clusters))
-	var clusters []*upstream.Cluster
+// Build compiles a validated configuration into the ingress snapshots and
+// the clusters they call, and loads its schemas. demoAddr replaces the
+// "demo" endpoint name. A schema from reflection that cannot be loaded yet
+// is not an error: its routes appear when a background refresh loads it.
+func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*Built, error) {
+	b := &Built{cfg: cfg, log: log, invokers: map[string]gateway.Invoker{}, Schemas: map[string]*descriptors.Registry{}}
+	motan2Clusters := map[string]*upstream.Cluster{}
+	grpcClusters := map[string]*upstream.GRPCCluster{}
 	for _, cc := range cfg.Clusters {
 		eps := make([]string, len(cc.Endpoints))
 		for i, ep := range cc.Endpoints {
@@ -164,11 +335,28 @@ func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*ingress.Snap
 			}
 			eps[i] = ep
 		}
-		ser, _ := motan2.ParseSerialization(cc.Serialization)
 		lb := upstream.RoundRobin
 		if cc.LB == "random" {
 			lb = upstream.Random
 		}
+		if cc.Protocol == config.ProtocolGRPC {
+			tlsCfg, err := clientTLS(cc.TLS)
+			if err != nil {
+				b.Close()
+				return nil, fmt.Errorf("cluster %s: %w", cc.Name, err)
+			}
+			c, err := upstream.NewGRPCCluster(cc.Name, eps, upstream.GRPCClusterOptions{
+				LB: lb, TLS: tlsCfg, DialTimeout: cc.DialTimeout, MaxRecvMsgSize: cc.MaxBodyBytes, Logger: log,
+			})
+			if err != nil {
+				b.Close()
+				return nil, fmt.Errorf("cluster %s: %w", cc.Name, err)
+			}
+			grpcClusters[cc.Name], b.invokers[cc.Name] = c, c
+			b.closers = append(b.closers, c.Close)
+			continue
+		}
+		ser, _ := motan2.ParseSerialization(cc.Serialization)
 		c := upstream.NewCluster(cc.Name, eps, upstream.ClusterOptions{
 			LB: lb, Serialization: ser, Logger: log,
 			Client: []motan2.ClientOption{
@@ -177,29 +365,137 @@ func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*ingress.Snap
 				motan2.WithLimits(motan2.Limits{MaxBodySize: cc.MaxBodyBytes}),
 			},
 		})
-		byName[cc.Name] = c
-		clusters = append(clusters, c)
+		motan2Clusters[cc.Name], b.invokers[cc.Name] = c, c
+		b.closers = append(b.closers, c.Close)
 	}
-	closeAll := func() {
-		for _, c := range clusters {
-			c.Close()
+	if err := b.loadSchemas(grpcClusters, log); err != nil {
+		b.Close()
+		return nil, err
+	}
+	var err error
+	if b.HTTP, err = b.buildHTTP(slog.LevelWarn); err != nil {
+		b.Close()
+		return nil, err
+	}
+	var m2routes []*ingress.Motan2Route
+	for _, rc := range cfg.Motan2Routes {
+		r := &ingress.Motan2Route{
+			Name: rc.Name, Service: rc.Service, Group: rc.Group,
+			TargetService: rc.Target.Service, TargetGroup: rc.Target.Group, Timeout: rc.Target.Timeout,
 		}
+		if gc, ok := grpcClusters[rc.Target.Cluster]; ok {
+			r.Bridge = &ingress.Motan2Bridge{Schema: b.Schemas[rc.Schema], Service: orString(rc.Target.Service, rc.Service),
+				ArgFields: rc.Target.Args, Invoker: gc}
+		} else {
+			r.Invoker = motan2Clusters[rc.Target.Cluster]
+		}
+		m2routes = append(m2routes, r)
 	}
-	b := &routes.Builder{}
+	b.Motan2 = ingress.NewMotan2Snapshot(m2routes)
+	var groutes []*gateway.GRPCRoute
+	for _, rc := range cfg.GRPCRoutes {
+		r := &gateway.GRPCRoute{
+			Name: rc.Name, Service: rc.Service, Method: rc.Method,
+			TargetService: rc.Target.Service, Group: rc.Target.Group, Version: rc.Target.Version,
+			Timeout: rc.Target.Timeout, Invoker: b.invokers[rc.Target.Cluster],
+		}
+		if rc.Schema != "" {
+			r.Schema = b.Schemas[rc.Schema]
+		}
+		r.Mode, r.PayloadSerialization, r.ArgFields = messageMode(&rc.Target)
+		groutes = append(groutes, r)
+	}
+	if b.GRPC, err = ingress.NewGRPCSnapshot(groutes); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func orString(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// messageMode turns a target's encoding into the route's message mode.
+func messageMode(t *config.ProtoTarget) (gateway.MessageMode, motan2.Serialization, []string) {
+	switch t.Encoding {
+	case config.EncodingSimple:
+		return gateway.ConvertSimple, 0, t.Args
+	case config.EncodingPB:
+		return gateway.PassPayload, motan2.SerializationPB, nil
+	}
+	return gateway.PassPayload, motan2.SerializationGrpcPB, nil
+}
+
+// loadSchemas loads every configured schema. Descriptor sets and .proto
+// sources must load; a reflection source that cannot be reached yet is
+// logged and retried in the background.
+func (b *Built) loadSchemas(grpcClusters map[string]*upstream.GRPCCluster, log *slog.Logger) error {
+	for _, sc := range b.cfg.Schemas {
+		reg := new(descriptors.Registry)
+		b.Schemas[sc.Name] = reg
+		var load func() (*descriptors.Snapshot, error)
+		switch {
+		case sc.DescriptorSet != "":
+			load = func() (*descriptors.Snapshot, error) { return descriptors.LoadDescriptorSet(sc.DescriptorSet) }
+		case sc.Builtin == config.BuiltinDemoSchema:
+			load = func() (*descriptors.Snapshot, error) {
+				return descriptors.CompileProtoFS(context.Background(), demo.ProtoFS(), []string{demo.SchemaFile})
+			}
+		case sc.Protos != nil:
+			ps := sc.Protos
+			load = func() (*descriptors.Snapshot, error) {
+				return descriptors.CompileProtos(context.Background(), ps.ImportPaths, ps.Files)
+			}
+		case sc.Reflection != nil:
+			rs := sc.Reflection
+			var opts []descriptors.ReflectionOption
+			if len(rs.Services) > 0 {
+				opts = append(opts, descriptors.ReflectServices(rs.Services...))
+			}
+			load = descriptors.ReflectionLoader(context.Background(), grpcClusters[rs.Cluster].Conn(), "cluster "+rs.Cluster, rs.Timeout, opts...)
+			src := &schemaSource{name: sc.Name, reg: reg, load: load, refresh: rs.Refresh}
+			if err := reg.Reload(load); err != nil {
+				log.Warn("schema not loaded yet; retrying in the background", "schema", sc.Name, "cluster", rs.Cluster, "error", err)
+			} else {
+				src.loaded = true
+			}
+			b.sources = append(b.sources, src)
+			continue
+		}
+		if err := reg.Reload(load); err != nil {
+			return fmt.Errorf("schema %s: %w", sc.Name, err)
+		}
+		b.sources = append(b.sources, &schemaSource{name: sc.Name, reg: reg, load: load, loaded: true})
+	}
+	return nil
+}
+
+// buildHTTP compiles the HTTP routes: the explicit ones of the
+// configuration and the ones transcoding generates from the schemas in
+// force. An explicit route overrides a generated one with the same method
+// and path. Methods that get no route are logged at level (warnings at
+// start, debug on the rebuilds that follow schema refreshes).
+func (b *Built) buildHTTP(level slog.Level) (*ingress.Snapshot, error) {
+	cfg := b.cfg
+	rb := &routes.Builder{}
 	snap := &ingress.Snapshot{}
-	for i, rc := range cfg.Routes {
+	explicit := map[[2]string]bool{}
+	for _, rc := range cfg.Routes {
 		r := &gateway.Route{
 			Name: rc.Name, Service: rc.Target.Service, Method: rc.Target.Method,
 			Group: rc.Target.Group, Version: rc.Target.Version, Timeout: rc.Target.Timeout,
 			RequestHeaders: rc.RequestHeaders, ResponseMeta: rc.ResponseMeta,
 			ContentType: rc.Reply.ContentType, JSON: translate.JSONOptions{Int64AsString: rc.Reply.Int64AsString},
-			Invoker: byName[rc.Target.Cluster],
+			Invoker: b.invokers[rc.Target.Cluster],
 		}
 		for _, ac := range rc.Args {
 			typ, err := translate.ParseArgType(ac.Type)
 			if err != nil {
-				closeAll()
-				return nil, nil, nil, fmt.Errorf("route %s: %w", rc.Name, err)
+				return nil, fmt.Errorf("route %s: %w", rc.Name, err)
 			}
 			a := gateway.ArgBinding{Name: ac.Name, Key: ac.Key, Type: typ, From: sources[ac.From]}
 			if a.From == gateway.FromBody || a.From == gateway.FromBodyField {
@@ -207,34 +503,75 @@ func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*ingress.Snap
 			}
 			if ac.Default != nil {
 				if a.Default, err = translate.FromString(ac.Name, *ac.Default, typ); err != nil {
-					closeAll()
-					return nil, nil, nil, fmt.Errorf("route %s: %w", rc.Name, err)
+					return nil, fmt.Errorf("route %s: %w", rc.Name, err)
 				}
 				a.HasDefault = true
 			}
 			r.Args = append(r.Args, a)
 		}
-		if err := b.Add(rc.Method, rc.Path, i); err != nil {
-			closeAll()
-			return nil, nil, nil, fmt.Errorf("route %s: %w", rc.Name, err)
+		if err := rb.Add(rc.Method, rc.Path, len(snap.Routes)); err != nil {
+			return nil, fmt.Errorf("route %s: %w", rc.Name, err)
 		}
+		explicit[[2]string{rc.Method, rc.Path}] = true
 		snap.Routes = append(snap.Routes, r)
 	}
-	table, err := b.Build()
+	for _, tc := range cfg.Transcoding {
+		if b.Schemas[tc.Schema].Current() == nil {
+			// A reflection schema not loaded yet: its routes come with the
+			// rebuild that follows its first load.
+			b.log.Log(context.Background(), level, "transcoding waits for its schema to load", "schema", tc.Schema)
+			continue
+		}
+		mode, ser, fields := messageMode(&tc.Target)
+		generated, err := ingress.TranscodeRoutes(b.Schemas[tc.Schema], ingress.TranscodeTarget{
+			Services: tc.Services, Invoker: b.invokers[tc.Target.Cluster], GenericPost: tc.GenericPost,
+			Warn:    func(msg string) { b.log.Log(context.Background(), level, msg, "schema", tc.Schema) },
+			Service: tc.Target.Service, Group: tc.Target.Group, Version: tc.Target.Version, Timeout: tc.Target.Timeout,
+			Mode: mode, PayloadSerialization: ser, ArgFields: fields,
+			JSON: translate.ProtoJSONOptions{
+				UseProtoNames: tc.JSON.ProtoNames, EmitUnpopulated: tc.JSON.EmitUnpopulated,
+				EnumsAsNumbers: tc.JSON.EnumsAsNumbers, Int64AsNumbers: tc.JSON.Int64AsNumbers,
+				DiscardUnknown: tc.JSON.DiscardUnknown,
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("transcoding schema %s: %w", tc.Schema, err)
+		}
+		for _, g := range generated {
+			if explicit[[2]string{g.HTTPMethod, g.Path}] {
+				continue
+			}
+			if err := rb.Add(g.HTTPMethod, g.Path, len(snap.Routes)); err != nil {
+				return nil, fmt.Errorf("transcoding schema %s: route %s: %w", tc.Schema, g.Route.Name, err)
+			}
+			snap.Routes = append(snap.Routes, g.Route)
+		}
+	}
+	table, err := rb.Build()
 	if err != nil {
-		closeAll()
-		return nil, nil, nil, err
+		return nil, err
 	}
 	snap.Table = table
-	var m2routes []*ingress.Motan2Route
-	for _, rc := range cfg.Motan2Routes {
-		m2routes = append(m2routes, &ingress.Motan2Route{
-			Name: rc.Name, Service: rc.Service, Group: rc.Group,
-			TargetService: rc.Target.Service, TargetGroup: rc.Target.Group, Timeout: rc.Target.Timeout,
-			Invoker: byName[rc.Target.Cluster],
-		})
+	return snap, nil
+}
+
+// clientTLS builds a gRPC cluster's TLS configuration (nil: plaintext h2c).
+func clientTLS(t *config.ClientTLS) (*tls.Config, error) {
+	if t == nil {
+		return nil, nil
 	}
-	return snap, ingress.NewMotan2Snapshot(m2routes), clusters, nil
+	c := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls ca_file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls ca_file %s: no PEM certificate found", t.CAFile)
+		}
+	}
+	return c, nil
 }
 
 var sources = map[string]gateway.Source{

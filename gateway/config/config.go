@@ -212,7 +212,7 @@ const (
 )
 
 // Schema is a named protobuf schema source: exactly one of
-// descriptor_set, protos and reflection.
+// descriptor_set, protos, reflection and builtin.
 type Schema struct {
 	Name string `yaml:"name"`
 	// DescriptorSet is a file written by protoc --descriptor_set_out
@@ -222,7 +222,13 @@ type Schema struct {
 	Protos *ProtoSources `yaml:"protos"`
 	// Reflection reads the schema from a gRPC cluster's server reflection.
 	Reflection *ReflectionSource `yaml:"reflection"`
+	// Builtin names a schema compiled into meshgate: "demo", the built-in
+	// demo service's (meshgate.demo.v1.Demo).
+	Builtin string `yaml:"builtin"`
 }
+
+// BuiltinDemoSchema is the one builtin schema.
+const BuiltinDemoSchema = "demo"
 
 // ProtoSources lists .proto files and where their imports are found.
 type ProtoSources struct {
@@ -971,8 +977,14 @@ func (c *Config) validateSchemas(v *validator) {
 				v.addf(at("reflection", "timeout"), "must be positive, got %v", rs.Timeout)
 			}
 		}
+		if sc.Builtin != "" {
+			n++
+			if sc.Builtin != BuiltinDemoSchema {
+				v.addf(at("builtin"), "unknown builtin schema %q (demo)", sc.Builtin)
+			}
+		}
 		if n != 1 {
-			v.addf(at(), "needs exactly one of descriptor_set, protos and reflection (has %d)", n)
+			v.addf(at(), "needs exactly one of descriptor_set, protos, reflection and builtin (has %d)", n)
 		}
 	}
 }

@@ -92,6 +92,7 @@ func TestDependencyRules(t *testing.T) {
 		{module + "/routes", module + "/gateway", nil, "routes never imports gateway"},
 		{module + "/translate", module + "/gateway", nil, "translate never imports gateway"},
 		{module + "/descriptors", module + "/gateway", nil, "descriptors never imports gateway"},
+		{"", module + "/internal/testgrpc", nil, "internal/testgrpc is test support: only _test.go files may import it"},
 	}
 	for pkg, imports := range packages(t) {
 		for _, imp := range imports {

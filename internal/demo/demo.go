@@ -15,7 +15,8 @@ import (
 // Service is the demo service's name (M_p).
 const Service = "meshgate.demo.EchoService"
 
-// Mux returns a ServiceMux serving the demo service. Methods:
+// Mux returns a ServiceMux serving the demo service and, under
+// SchemaService, the schema-described demo (see CallSchema). Methods:
 //
 //	echo(args...)        returns its only argument unchanged (type kept), or all
 //	                     arguments as a generic array when there are several
@@ -31,6 +32,7 @@ const Service = "meshgate.demo.EchoService"
 func Mux() *motan2.ServiceMux {
 	m := motan2.NewServiceMux()
 	m.HandleFunc(Service, Call)
+	m.HandleFunc(SchemaService, CallSchema)
 	return m
 }
 

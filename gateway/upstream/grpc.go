@@ -1,0 +1,423 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/internal/grpcraw"
+	"github.com/meshgate/meshgate/motan2"
+	"github.com/meshgate/meshgate/translate"
+)
+
+// GRPCClusterOptions configures a gRPC cluster.
+type GRPCClusterOptions struct {
+	LB LB
+	// TLS, when set, secures the connections (server name: the endpoint's
+	// host unless TLS.ServerName says otherwise); nil means plaintext
+	// HTTP/2 (h2c).
+	TLS *tls.Config
+	// DialTimeout bounds each connection attempt (grpc-go's minimum
+	// connect timeout; 0: grpc-go's default, 20s). A call waits for the
+	// attempt of a connecting endpoint, so with an endpoint that drops
+	// connection attempts silently, a DialTimeout under the routes'
+	// timeouts lets calls fail over before their deadline.
+	DialTimeout time.Duration
+	// MaxRecvMsgSize and MaxSendMsgSize bound the reply and request
+	// messages in bytes (0: grpc-go's defaults, 4 MiB received and no
+	// limit sent).
+	MaxRecvMsgSize, MaxSendMsgSize int
+	// Dial are further grpc-go dial options, applied after the cluster's
+	// own (keepalive, reconnect backoff, ...).
+	Dial   []grpc.DialOption
+	Logger *slog.Logger
+}
+
+// GRPCCluster is a set of gRPC endpoints serving the same services. It is
+// a gateway.Invoker for calls carrying a protobuf message (Call.Payload),
+// which it sends untouched to Call.FullMethod on one endpoint picked by
+// the policy, with one grpc-go ClientConn per endpoint.
+//
+// Endpoints whose connection is in TRANSIENT_FAILURE are tried after the
+// others. A call moves on to the next endpoint only when it certainly
+// never left this process: grpc-go failed it with UNAVAILABLE before it
+// had a stream on a connection (a fail-fast call on a connection that
+// cannot connect). Once a stream existed the call is never sent again,
+// whatever the method.
+type GRPCCluster struct {
+	name      string
+	endpoints []string
+	conns     []*grpc.ClientConn
+	picker
+	log    *slog.Logger
+	closed atomic.Bool
+	// fixed are the call options of every call: the raw codec and the
+	// message size limits. Passing them per call rather than as the
+	// conns' default call options saves grpc-go a merge (and an
+	// allocation) per call, and leaves other users of the conns (server
+	// reflection) on the default codec.
+	fixed []grpc.CallOption
+	calls sync.Pool // *grpcCallState
+}
+
+// NewGRPCCluster returns a cluster over endpoints: "host:port", or a
+// grpc-go target with a scheme ("unix:///path", "dns:///host:port"). It
+// does not connect until the first call. Errors come from grpc-go's
+// target and option checks.
+func NewGRPCCluster(name string, endpoints []string, o GRPCClusterOptions) (*GRPCCluster, error) {
+	if len(endpoints) == 0 {
+		return nil, fmt.Errorf("gRPC cluster %q has no endpoints", name)
+	}
+	c := &GRPCCluster{name: name, endpoints: append([]string(nil), endpoints...), picker: picker{lb: o.LB}, log: o.Logger}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.log = c.log.With("cluster", name)
+	c.fixed = append(c.fixed, grpc.ForceCodecV2(grpcraw.Codec{}))
+	if o.MaxRecvMsgSize > 0 {
+		c.fixed = append(c.fixed, grpc.MaxCallRecvMsgSize(o.MaxRecvMsgSize))
+	}
+	if o.MaxSendMsgSize > 0 {
+		c.fixed = append(c.fixed, grpc.MaxCallSendMsgSize(o.MaxSendMsgSize))
+	}
+	c.calls.New = func() any { return newGRPCCallState(c.fixed) }
+
+	creds := insecure.NewCredentials()
+	if o.TLS != nil {
+		creds = credentials.NewTLS(o.TLS)
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	if o.DialTimeout > 0 {
+		opts = append(opts, grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: o.DialTimeout}))
+	}
+	opts = append(opts, o.Dial...)
+	for _, ep := range endpoints {
+		target := ep
+		if !strings.Contains(ep, "://") {
+			target = "passthrough:///" + ep // one address, resolved when dialling
+		}
+		cc, err := grpc.NewClient(target, opts...)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("gRPC cluster %q: endpoint %q: %w", name, ep, err)
+		}
+		c.conns = append(c.conns, cc)
+	}
+	return c, nil
+}
+
+// Name returns the cluster's name.
+func (c *GRPCCluster) Name() string { return c.name }
+
+// Endpoints returns the endpoints as given to NewGRPCCluster.
+func (c *GRPCCluster) Endpoints() []string { return append([]string(nil), c.endpoints...) }
+
+// Conn returns the connection of an endpoint picked by the policy,
+// preferring one that is not in TRANSIENT_FAILURE, for calls of the
+// caller's own (loading schemas by server reflection). It uses grpc-go's
+// default codec; do not close it.
+func (c *GRPCCluster) Conn() grpc.ClientConnInterface {
+	n := len(c.conns)
+	start := c.start(n)
+	for i := 0; i < n; i++ {
+		if cc := c.conns[(start+i)%n]; cc.GetState() != connectivity.TransientFailure {
+			return cc
+		}
+	}
+	return c.conns[start]
+}
+
+// ConnAt returns the connection of endpoint i (an index into Endpoints).
+func (c *GRPCCluster) ConnAt(i int) grpc.ClientConnInterface { return c.conns[i] }
+
+// Close closes every connection. Calls in flight fail with UNAVAILABLE
+// (or CANCELLED when their caller gave up first); later calls fail at
+// once.
+func (c *GRPCCluster) Close() {
+	c.closed.Store(true)
+	for _, cc := range c.conns {
+		cc.Close()
+	}
+}
+
+// grpcCallState is the per-call scratch of Invoke, pooled: the call
+// options, with the places grpc-go reports the header, trailer and peer
+// into.
+type grpcCallState struct {
+	opts            []grpc.CallOption
+	header, trailer metadata.MD
+	peer            peer.Peer
+	answered        bool // the server sent a header or trailers
+}
+
+func newGRPCCallState(fixed []grpc.CallOption) *grpcCallState {
+	s := &grpcCallState{}
+	s.opts = append(make([]grpc.CallOption, 0, len(fixed)+3), fixed...)
+	s.opts = append(s.opts, grpc.Header(&s.header), grpc.Trailer(&s.trailer), grpc.Peer(&s.peer))
+	return s
+}
+
+func (s *grpcCallState) reset() {
+	s.header, s.trailer, s.peer, s.answered = nil, nil, peer.Peer{}, false
+}
+
+// Invoke implements gateway.Invoker. call.Payload is sent as the request
+// message of call.FullMethod as it is, and the reply message comes back in
+// reply.Payload, with the response header and trailer in reply.Header and
+// reply.Trailer (without grpc-go's content-type; also when the call
+// fails, as far as they arrived).
+//
+// The outgoing metadata is call.Header plus the Motan2 meta that is valid
+// gRPC metadata (gateway.HeaderFromMeta); keys grpc-go or HTTP/2 own
+// (pseudo-headers, grpc-*, content-type, user-agent, te, connection and
+// the other connection headers) and values gRPC cannot carry are left
+// out. The deadline is the earlier of ctx's and call.Timeout from now; it
+// reaches the server as grpc-timeout.
+//
+// A status the upstream answered with comes back as
+// translate.FromStatusProto of it (code, message and details kept).
+// Calls that time out are DeadlineExceeded, calls the caller cancelled
+// Canceled, and connection failures Unavailable naming the cluster and
+// the endpoint.
+func (c *GRPCCluster) Invoke(ctx context.Context, call *gateway.Call, reply *gateway.Reply) error {
+	if call.Payload == nil {
+		return &translate.Error{Code: translate.Internal,
+			Message: fmt.Sprintf("gRPC upstream %q needs a protobuf message; the route sends Simple arguments (to %s.%s)", c.name, call.Service, call.Method)}
+	}
+	if call.FullMethod == "" {
+		return &translate.Error{Code: translate.Internal,
+			Message: fmt.Sprintf("gRPC upstream %q needs the gRPC method to call; the route names none (Call.FullMethod is empty for %s.%s)", c.name, call.Service, call.Method)}
+	}
+	if c.closed.Load() {
+		return c.closedError(call.FullMethod)
+	}
+	began := time.Now()
+	if call.Timeout > 0 {
+		dl := began.Add(call.Timeout)
+		if cur, ok := ctx.Deadline(); !ok || dl.Before(cur) {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, dl)
+			defer cancel()
+		}
+	}
+	if md := outgoingMD(call.Header, call.Meta); len(md) > 0 {
+		ctx = metadata.NewOutgoingContext(ctx, md)
+	}
+
+	st := c.calls.Get().(*grpcCallState)
+	defer func() {
+		st.reset()
+		c.calls.Put(st)
+	}()
+
+	// Two passes in the policy's order: endpoints not in TRANSIENT_FAILURE
+	// first, then those that were (a fail-fast call on them fails at once
+	// unless they have recovered meanwhile).
+	n := len(c.conns)
+	start := c.start(n)
+	var (
+		lastErr error
+		tried   int
+		skipped uint64 // endpoints left for the second pass (the first 64)
+	)
+	for pass := 0; pass < 2; pass++ {
+		for i := 0; i < n; i++ {
+			idx := (start + i) % n
+			cc := c.conns[idx]
+			if pass == 0 {
+				if cc.GetState() == connectivity.TransientFailure && idx < 64 {
+					skipped |= 1 << idx
+					continue
+				}
+			} else if idx >= 64 || skipped&(1<<idx) == 0 {
+				continue
+			}
+			tried++
+			st.reset()
+			err := cc.Invoke(ctx, call.FullMethod, &call.Payload, &reply.Payload, st.opts...)
+			// A server's answer always brings a header (content-type at
+			// least) or, for a trailers-only answer, non-empty trailers.
+			st.answered = st.header != nil || len(st.trailer) > 0
+			reply.Header, reply.Trailer = responseMD(st.header), responseMD(st.trailer)
+			if err == nil {
+				return nil
+			}
+			if c.neverSent(ctx, err, st) {
+				lastErr = err
+				c.log.Debug("gRPC upstream: endpoint unreachable, trying the next one",
+					"endpoint", c.endpoints[idx], "method", call.FullMethod, "error", err)
+				continue
+			}
+			return c.callError(ctx, call.FullMethod, c.endpoints[idx], time.Since(began), err, st)
+		}
+		if skipped == 0 {
+			break
+		}
+	}
+	if c.closed.Load() {
+		return c.closedError(call.FullMethod)
+	}
+	return &translate.Error{Code: translate.Unavailable, Cause: lastErr,
+		Message: fmt.Sprintf("no reachable endpoint in gRPC cluster %q (%d endpoints, %d tried) for %s: %s",
+			c.name, n, tried, call.FullMethod, status.Convert(lastErr).Message())}
+}
+
+// neverSent reports whether a failed attempt certainly never reached a
+// server, so that the next endpoint may take the call: grpc-go answered
+// UNAVAILABLE without ever having a stream for it (no peer recorded: the
+// call options' after-hooks run only for calls that had one), and neither
+// the caller nor the cluster ended it.
+func (c *GRPCCluster) neverSent(ctx context.Context, err error, st *grpcCallState) bool {
+	return st.peer.Addr == nil && status.Code(err) == codes.Unavailable && ctx.Err() == nil && !c.closed.Load()
+}
+
+// callError maps the error of an attempt that is not tried elsewhere.
+func (c *GRPCCluster) callError(ctx context.Context, method, endpoint string, spent time.Duration, err error, st *grpcCallState) error {
+	s := status.Convert(err)
+	code := s.Code()
+	ctxErr := ctx.Err()
+	switch {
+	case c.closed.Load() && ctxErr == nil && (code == codes.Canceled || code == codes.Unavailable):
+		return c.closedError(method)
+	case errors.Is(ctxErr, context.Canceled):
+		return &translate.Error{Code: translate.Canceled, Message: "request cancelled by the caller", Cause: err}
+	case code == codes.DeadlineExceeded || errors.Is(ctxErr, context.DeadlineExceeded):
+		return &translate.Error{Code: translate.DeadlineExceeded, Cause: err,
+			Message: fmt.Sprintf("gRPC upstream %s at %s (cluster %q) timed out after %v", method, endpoint, c.name, spent.Round(time.Millisecond))}
+	case code == codes.Unavailable && st.peer.Addr != nil && !st.answered:
+		// The stream ended with neither a header nor trailers from the
+		// server: the connection failed under the call, which may have
+		// reached the server, so it is not sent again.
+		return &translate.Error{Code: translate.Unavailable, HTTPStatus: 502, Cause: err,
+			Message: fmt.Sprintf("connection to gRPC endpoint %s (cluster %q) lost during the call to %s: %s", endpoint, c.name, method, s.Message())}
+	case !st.answered:
+		// Nothing came from the server: the status is grpc-go's own (a
+		// message over the size limit, say), not the upstream's.
+		when := "failed"
+		if st.peer.Addr == nil {
+			when = "failed before it was sent"
+		}
+		return &translate.Error{Code: translate.Code(code), Cause: err,
+			Message: fmt.Sprintf("gRPC call to %s at %s (cluster %q) %s: %s", method, endpoint, c.name, when, s.Message())}
+	}
+	return translate.FromStatusProto(s.Proto())
+}
+
+func (c *GRPCCluster) closedError(method string) error {
+	return &translate.Error{Code: translate.Unavailable,
+		Message: fmt.Sprintf("gRPC cluster %q is closed (call to %s)", c.name, method)}
+}
+
+// responseMD drops what grpc-go reports of the transport (content-type)
+// from response metadata it returned, and returns nil for nothing left.
+// md is the call's own copy.
+func responseMD(md metadata.MD) metadata.MD {
+	delete(md, "content-type")
+	if len(md) == 0 {
+		return nil
+	}
+	return md
+}
+
+// outgoingMD returns the metadata to send: h with the Motan2 meta of
+// gateway.HeaderFromMeta added, without the keys and values forwardKey and
+// forwardValue refuse. h itself is returned, not copied, when it needs no
+// change; it is never modified.
+func outgoingMD(h metadata.MD, meta motan2.Meta) metadata.MD {
+	extra := gateway.HeaderFromMeta(nil, meta)
+	if extra == nil && cleanMD(h) {
+		return h
+	}
+	md := make(metadata.MD, len(h)+len(extra))
+	for _, src := range [2]metadata.MD{h, extra} {
+		for k, vs := range src {
+			if !forwardKey(k) {
+				continue
+			}
+			if _, have := md[k]; !have && cleanValues(k, vs) {
+				// Shared, with the capacity capped so that an append
+				// never writes into the caller's array.
+				md[k] = vs[:len(vs):len(vs)]
+				continue
+			}
+			for _, v := range vs {
+				if forwardValue(k, v) {
+					md[k] = append(md[k], v)
+				}
+			}
+		}
+	}
+	return md
+}
+
+func cleanMD(md metadata.MD) bool {
+	for k, vs := range md {
+		if !forwardKey(k) || !cleanValues(k, vs) {
+			return false
+		}
+	}
+	return true
+}
+
+func cleanValues(k string, vs []string) bool {
+	for _, v := range vs {
+		if !forwardValue(k, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// forwardKey reports whether request metadata under k may be sent to a
+// gRPC upstream: a legal key (lower-case letters, digits, '-', '_', '.')
+// that neither grpc-go nor HTTP/2 owns. grpc-go fails a call whose
+// metadata has an illegal key, and a grpc-go server refuses a request
+// with a connection header.
+func forwardKey(k string) bool {
+	if k == "" || strings.HasPrefix(k, "grpc-") {
+		return false
+	}
+	switch k {
+	case "content-type", "user-agent", "te", "host", "authority",
+		"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false // also pseudo-headers (':')
+		}
+	}
+	return true
+}
+
+// forwardValue reports whether v can be sent under k: any bytes for a
+// binary (-bin) key, printable ASCII otherwise (grpc-go fails a call
+// carrying anything else).
+func forwardValue(k, v string) bool {
+	if strings.HasSuffix(k, "-bin") {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
