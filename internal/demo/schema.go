@@ -3,8 +3,8 @@ package demo
 import (
 	"context"
 	"embed"
-	"io/fs"
 	"fmt"
+	"io/fs"
 
 	"github.com/meshgate/meshgate/motan2"
 )
