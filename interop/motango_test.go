@@ -270,6 +270,13 @@ type motanGoServer struct {
 // tb.Cleanup. Connections stay served until their clients close them.
 func startMotanGoServer(tb testing.TB, params ...string) *motanGoServer {
 	tb.Helper()
+	return startMotanGoServerWith(tb, nil, params...)
+}
+
+// startMotanGoServerWith is startMotanGoServer with extra providers
+// exported next to the echo services.
+func startMotanGoServerWith(tb testing.TB, providers []motan.Provider, params ...string) *motanGoServer {
+	tb.Helper()
 	if len(params)%2 != 0 {
 		tb.Fatal("startMotanGoServer: params must be key, value pairs")
 	}
@@ -277,6 +284,9 @@ func startMotanGoServer(tb testing.TB, params ...string) *motanGoServer {
 	handler.Initialize()
 	handler.AddProvider(newEchoProvider(echoService, nil))
 	handler.AddProvider(newEchoProvider(gzipEchoService, map[string]string{motan.GzipSizeKey: strconv.Itoa(motanGoGzipSize)}))
+	for _, p := range providers {
+		handler.AddProvider(p)
+	}
 
 	// MotanServer opens its own listener from URL.Port, so the port is
 	// found with a throwaway listener first; the window in which another

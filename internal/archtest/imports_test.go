@@ -66,15 +66,6 @@ func allowedImport(allowed []string, imp string) bool {
 	return false
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // assemblers may import concrete plugins (upstreams, the demo service).
 func assembler(pkg string) bool {
 	return strings.HasPrefix(pkg, module+"/cmd/") || pkg == module+"/gateway/assembly"
