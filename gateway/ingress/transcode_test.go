@@ -163,7 +163,7 @@ func (f *transcodeLibrary) Invoke(_ context.Context, call *gateway.Call, reply *
 		}
 		out = transcodeBookJSON(name)
 	case "CreateBook", "UpdateBook":
-		book := in.Get(md.Input().Fields().ByName("book")).Message().Interface()
+		book := in.Mutable(md.Input().Fields().ByName("book")).Message().Interface()
 		if md.Name() == "CreateBook" {
 			book.ProtoReflect().Set(book.ProtoReflect().Descriptor().Fields().ByName("name"),
 				protoreflect.ValueOfString(str("parent")+"/books/3"))
