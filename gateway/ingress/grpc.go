@@ -2,9 +2,7 @@ package ingress
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -195,13 +193,12 @@ type GRPCOptions struct {
 // route's schema (ConvertSimple); errors reach the caller as a gRPC status
 // with their details. Streaming methods are answered UNIMPLEMENTED.
 type GRPC struct {
-	srv       *grpc.Server
-	snap      atomic.Pointer[GRPCSnapshot]
-	opts      GRPCOptions
-	idKey     string
-	idPrefix  string
-	idCounter atomic.Uint64
-	log       *slog.Logger
+	srv   *grpc.Server
+	snap  atomic.Pointer[GRPCSnapshot]
+	opts  GRPCOptions
+	idKey string
+	ids   requestIDs
+	log   *slog.Logger
 }
 
 // NewGRPC returns a gRPC ingress serving snap.
@@ -221,9 +218,8 @@ func NewGRPC(snap *GRPCSnapshot, o GRPCOptions) *GRPC {
 	if o.KeepaliveEnforcement == (keepalive.EnforcementPolicy{}) {
 		o.KeepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}
 	}
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	g := &GRPC{opts: o, idKey: strings.ToLower(o.RequestIDHeader), idPrefix: hex.EncodeToString(rnd[:]) + "-", log: o.Logger}
+	g := &GRPC{opts: o, idKey: strings.ToLower(o.RequestIDHeader), log: o.Logger}
+	g.ids.init()
 	g.Swap(snap)
 	opts := []grpc.ServerOption{
 		grpc.UnknownServiceHandler(g.handle),
@@ -341,7 +337,7 @@ func (g *GRPC) handle(_ any, ss grpc.ServerStream) (err error) {
 	if vs := md[g.idKey]; len(vs) > 0 && vs[0] != "" {
 		id = vs[0]
 	} else {
-		id = g.newRequestID()
+		id = g.ids.next()
 	}
 
 	sc := grpcScratchPool.Get().(*grpcScratch)
@@ -375,11 +371,11 @@ func (g *GRPC) serve(ctx context.Context, ss grpc.ServerStream, sc *grpcScratch,
 		mdesc, _ = schema.Method(full)
 	}
 	if mdesc != nil && (mdesc.IsStreamingClient() || mdesc.IsStreamingServer()) {
-		return &translate.Error{Code: translate.Unimplemented, Message: "streaming is not supported: " + full + " is a " + grpcStreamKind(mdesc) + " method"}
+		return &translate.Error{Code: translate.Unimplemented, Message: "streaming is not supported: " + full + " is a " + streamKind(mdesc) + " method"}
 	}
 	if route.Mode == gateway.ConvertSimple && mdesc == nil {
 		return &translate.Error{Code: translate.Unimplemented, Message: "method " + full + " is not in the schema of " +
-			grpcRouteName(route) + " (version " + grpcSchemaVersion(schema) + ")"}
+			grpcRouteName(route) + " (version " + schemaVersion(schema) + ")"}
 	}
 
 	// Unary only: exactly one request message, then the caller's
@@ -424,7 +420,7 @@ func (g *GRPC) serve(ctx context.Context, ss grpc.ServerStream, sc *grpcScratch,
 			return &translate.Error{Code: translate.InvalidArgument,
 				Message: "request is not a valid " + string(mdesc.Input().FullName()) + ": " + err.Error(), Cause: err}
 		}
-		args, err := grpcSimpleArgs(in, route.ArgFields, sc.args[:0])
+		args, err := simpleArgs(in, route.ArgFields, sc.args[:0])
 		if err != nil {
 			return err
 		}
@@ -471,92 +467,6 @@ func grpcRecvError(err error) error {
 	return &translate.Error{Code: translate.Code(st.Code()), Message: st.Message(), Cause: err}
 }
 
-func grpcStreamKind(m protoreflect.MethodDescriptor) string {
-	switch {
-	case m.IsStreamingClient() && m.IsStreamingServer():
-		return "bidirectional streaming"
-	case m.IsStreamingClient():
-		return "client streaming"
-	default:
-		return "server streaming"
-	}
-}
-
-func grpcSchemaVersion(s *descriptors.Snapshot) string {
-	if s == nil {
-		return "none loaded"
-	}
-	v := strconv.FormatUint(s.Version, 10)
-	if s.Source != "" {
-		v += ", " + s.Source
-	}
-	return v
-}
-
-// grpcSimpleArgs converts a request message into the arguments of a Simple
-// call: one map argument (the whole message), or with fields one argument
-// per listed field (a field name, proto or JSON spelling, or a dotted
-// path), zero values included so that positions never shift.
-func grpcSimpleArgs(m *dynamicpb.Message, fields []string, dst []motan2.Value) ([]motan2.Value, error) {
-	v, err := translate.ProtoToSimple(m, len(fields) > 0)
-	if err != nil {
-		return nil, grpcRequestError(m, err)
-	}
-	if len(fields) == 0 {
-		return append(dst, v), nil
-	}
-	for _, path := range fields {
-		fv, err := grpcFieldValue(m.Descriptor(), v, path)
-		if err != nil {
-			return nil, err
-		}
-		dst = append(dst, fv)
-	}
-	return dst, nil
-}
-
-// grpcRequestError classifies a conversion failure of the request message:
-// the caller's fault (InvalidArgument) unless it already says otherwise.
-func grpcRequestError(m *dynamicpb.Message, err error) error {
-	var te *translate.Error
-	if errors.As(err, &te) {
-		return te
-	}
-	return &translate.Error{Code: translate.InvalidArgument,
-		Message: "request " + string(m.Descriptor().FullName()) + " cannot be converted: " + err.Error(), Cause: err}
-}
-
-// grpcFieldValue picks the Simple value of the field at path from v, the
-// Simple form of a message of type md.
-func grpcFieldValue(md protoreflect.MessageDescriptor, v motan2.Value, path string) (motan2.Value, error) {
-	rest := path
-	for {
-		seg := rest
-		i := strings.IndexByte(rest, '.')
-		if i >= 0 {
-			seg, rest = rest[:i], rest[i+1:]
-		}
-		fields := md.Fields()
-		fd := fields.ByName(protoreflect.Name(seg))
-		if fd == nil {
-			fd = fields.ByJSONName(seg)
-		}
-		if fd == nil {
-			return motan2.Null, &translate.Error{Code: translate.Internal,
-				Message: "route args field " + strconv.Quote(path) + ": " + string(md.FullName()) + " has no field " + strconv.Quote(seg)}
-		}
-		v, _ = v.Lookup(string(fd.Name()))
-		if i < 0 {
-			return v, nil
-		}
-		if fd.Message() == nil || fd.IsList() || fd.IsMap() {
-			return motan2.Null, &translate.Error{Code: translate.Internal,
-				Message: "route args field " + strconv.Quote(path) + ": " + string(fd.FullName()) + " is not a message field"}
-		}
-		md = fd.Message()
-	}
-}
-
 // setHeader sends the response header: the reply's header, its Motan2
 // meta as metadata, and the request id; and sets the reply's trailer.
 func (g *GRPC) setHeader(ss grpc.ServerStream, sc *grpcScratch, id string) {
@@ -582,13 +492,4 @@ func (g *GRPC) setHeader(ss grpc.ServerStream, sc *grpcScratch, id string) {
 	if len(reply.Trailer) > 0 {
 		ss.SetTrailer(reply.Trailer)
 	}
-}
-
-// newRequestID returns a process-unique id: a random per-process prefix and
-// a counter.
-func (g *GRPC) newRequestID() string {
-	var buf [8 + 1 + 16]byte
-	b := append(buf[:0], g.idPrefix...)
-	b = strconv.AppendUint(b, g.idCounter.Add(1), 16)
-	return string(b)
 }

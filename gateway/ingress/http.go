@@ -3,8 +3,6 @@ package ingress
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,13 +46,12 @@ type HTTPOptions struct {
 // Snapshot, binds arguments, invokes the route's upstream and writes the
 // reply as JSON (or raw), and every failure as a JSON error body.
 type HTTP struct {
-	srv       *fasthttp.Server
-	snap      atomic.Pointer[Snapshot]
-	opts      HTTPOptions
-	idHeader  []byte
-	idPrefix  string
-	idCounter atomic.Uint64
-	log       *slog.Logger
+	srv      *fasthttp.Server
+	snap     atomic.Pointer[Snapshot]
+	opts     HTTPOptions
+	idHeader []byte
+	ids      requestIDs
+	log      *slog.Logger
 }
 
 // NewHTTP returns an HTTP ingress serving snap.
@@ -62,9 +59,8 @@ func NewHTTP(snap *Snapshot, o HTTPOptions) *HTTP {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	var rnd [4]byte
-	rand.Read(rnd[:])
-	h := &HTTP{opts: o, idHeader: []byte(o.RequestIDHeader), idPrefix: hex.EncodeToString(rnd[:]) + "-", log: o.Logger}
+	h := &HTTP{opts: o, idHeader: []byte(o.RequestIDHeader), log: o.Logger}
+	h.ids.init()
 	h.snap.Store(snap)
 	h.srv = &fasthttp.Server{
 		Handler:                       h.handle,
@@ -142,7 +138,7 @@ func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
 	if len(reqID) > 0 {
 		id = string(reqID)
 	} else {
-		id = h.newRequestID()
+		id = h.ids.next()
 	}
 	ctx.Response.Header.SetBytesK(h.idHeader, id)
 	defer func() {
@@ -361,18 +357,9 @@ func (h *HTTP) transportError(ctx *fasthttp.RequestCtx, err error) {
 		e = &translate.Error{Code: translate.InvalidArgument, Message: "malformed HTTP request: " + err.Error()}
 	}
 	ctx.Response.Header.Set(fasthttp.HeaderConnection, "close")
-	id := h.newRequestID()
+	id := h.ids.next()
 	ctx.Response.Header.SetBytesK(h.idHeader, id)
 	h.writeError(ctx, e, id)
-}
-
-// newRequestID returns a process-unique id: a random per-process prefix and
-// a counter, cheap enough for every request.
-func (h *HTTP) newRequestID() string {
-	var buf [8 + 1 + 16]byte
-	b := append(buf[:0], h.idPrefix...)
-	b = strconv.AppendUint(b, h.idCounter.Add(1), 16)
-	return string(b)
 }
 
 func joinComma(list []string) string { return strings.Join(list, ", ") }

@@ -2,7 +2,6 @@ package ingress
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -73,7 +72,7 @@ func (b *Motan2Bridge) method(name string) (protoreflect.MethodDescriptor, error
 	snap := b.Schema.Current()
 	sd, ok := snap.Service(b.Service)
 	if !ok {
-		return nil, translate.Errorf(translate.Unavailable, "schema %s has no service %s", schemaVersion(snap), b.Service)
+		return nil, translate.Errorf(translate.Unavailable, "schema (version %s) has no service %s", schemaVersion(snap), b.Service)
 	}
 	md := sd.Methods().ByName(protoreflect.Name(name))
 	if md == nil {
@@ -83,13 +82,6 @@ func (b *Motan2Bridge) method(name string) (protoreflect.MethodDescriptor, error
 		return nil, translate.Errorf(translate.Unimplemented, "%s.%s is a streaming method; Motan2 calls reach unary methods only", b.Service, name)
 	}
 	return md, nil
-}
-
-func schemaVersion(s *descriptors.Snapshot) string {
-	if s == nil {
-		return "(not loaded)"
-	}
-	return fmt.Sprintf("%q version %d", s.Source, s.Version)
 }
 
 // bridgeRequest returns the request message bytes for req.

@@ -159,11 +159,11 @@ func TranscodeRoutes(reg *descriptors.Registry, t TranscodeTarget) ([]Transcoded
 			}
 			if md.IsStreamingClient() || md.IsStreamingServer() {
 				warn("transcoding: " + string(md.FullName()) + " gets no HTTP route: it is a " +
-					transcodeStreamKind(md) + " method and only unary methods are transcoded")
+					streamKind(md) + " method and only unary methods are transcoded")
 				continue
 			}
 			if t.Mode == gateway.ConvertSimple && len(t.ArgFields) > 0 {
-				if err := transcodeCheckArgFields(md, t.ArgFields); err != nil {
+				if err := checkArgFields(md, t.ArgFields); err != nil {
 					argMisfits = append(argMisfits, err.Error())
 					warn("transcoding: " + string(md.FullName()) + " gets no HTTP route: " + err.Error())
 					continue
@@ -190,18 +190,6 @@ func TranscodeRoutes(reg *descriptors.Registry, t TranscodeTarget) ([]Transcoded
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
-}
-
-// transcodeStreamKind names the kind of a streaming method.
-func transcodeStreamKind(md protoreflect.MethodDescriptor) string {
-	switch {
-	case md.IsStreamingClient() && md.IsStreamingServer():
-		return "bidirectional streaming"
-	case md.IsStreamingClient():
-		return "client streaming"
-	default:
-		return "server streaming"
-	}
 }
 
 func transcodeRoute(reg *descriptors.Registry, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor, verb, path, body, responseBody string, t *TranscodeTarget) TranscodedRoute {
@@ -248,33 +236,6 @@ func transcodeCheckTemplate(md protoreflect.MethodDescriptor, path string) error
 		}
 		if err != nil {
 			return errors.New("transcoding: " + string(md.FullName()) + ": path " + strconv.Quote(path) + " variable " + v + ": " + err.Error())
-		}
-	}
-	return nil
-}
-
-// transcodeCheckArgFields checks that every ArgFields entry names a field
-// (proto or JSON name, dotted through singular message fields) of the
-// method's request message.
-func transcodeCheckArgFields(md protoreflect.MethodDescriptor, fields []string) error {
-	for _, path := range fields {
-		m, rest := md.Input(), path
-		for {
-			seg, r, more := strings.Cut(rest, ".")
-			fd := m.Fields().ByName(protoreflect.Name(seg))
-			if fd == nil {
-				fd = m.Fields().ByJSONName(seg)
-			}
-			if fd == nil {
-				return errors.New("args field " + strconv.Quote(path) + ": " + string(m.FullName()) + " has no field " + strconv.Quote(seg))
-			}
-			if !more {
-				break
-			}
-			if fd.Message() == nil || fd.IsList() || fd.IsMap() {
-				return errors.New("args field " + strconv.Quote(path) + ": " + string(fd.FullName()) + " is not a singular message field")
-			}
-			m, rest = fd.Message(), r
 		}
 	}
 	return nil
@@ -412,7 +373,7 @@ func (h *HTTP) transcode(ctx *fasthttp.RequestCtx, route *gateway.Route, params 
 	defer func() { putScratch(bp, buf) }()
 	switch pr.Mode {
 	case gateway.ConvertSimple:
-		args, err := transcodeSimpleArgs(input, pr.ArgFields, sc.args[:0])
+		args, err := simpleArgs(input, pr.ArgFields, sc.args[:0])
 		if err != nil {
 			h.transcodeError(ctx, snap, err, id)
 			return
@@ -989,50 +950,6 @@ func transcodeResponseField(out *dynamicpb.Message, path string) (protoreflect.M
 		}
 		m, path = m.Get(fd).Message(), rest
 	}
-}
-
-// transcodeSimpleArgs converts the request message into the arguments of
-// a Simple call: one map argument (the whole message), or one argument
-// per field of fields (a proto or JSON field name, or a dotted path),
-// zero values included so that positions never shift.
-func transcodeSimpleArgs(m *dynamicpb.Message, fields []string, dst []motan2.Value) ([]motan2.Value, error) {
-	v, err := translate.ProtoToSimple(m, len(fields) > 0)
-	if err != nil {
-		var te *translate.Error
-		if errors.As(err, &te) {
-			return nil, te
-		}
-		return nil, &translate.Error{Code: translate.InvalidArgument,
-			Message: "request " + string(m.Descriptor().FullName()) + " cannot be converted: " + err.Error(), Cause: err}
-	}
-	if len(fields) == 0 {
-		return append(dst, v), nil
-	}
-	for _, path := range fields {
-		fv, md, rest := v, m.Descriptor(), path
-		for {
-			seg, r, more := strings.Cut(rest, ".")
-			fd := md.Fields().ByName(protoreflect.Name(seg))
-			if fd == nil {
-				fd = md.Fields().ByJSONName(seg)
-			}
-			if fd == nil {
-				return nil, &translate.Error{Code: translate.Internal,
-					Message: "route args field " + strconv.Quote(path) + ": " + string(md.FullName()) + " has no field " + strconv.Quote(seg)}
-			}
-			fv, _ = fv.Lookup(string(fd.Name()))
-			if !more {
-				break
-			}
-			if fd.Message() == nil || fd.IsList() || fd.IsMap() {
-				return nil, &translate.Error{Code: translate.Internal,
-					Message: "route args field " + strconv.Quote(path) + ": " + string(fd.FullName()) + " is not a message field"}
-			}
-			md, rest = fd.Message(), r
-		}
-		dst = append(dst, fv)
-	}
-	return dst, nil
 }
 
 // transcodeError answers a transcoded request with a google.rpc.Status
