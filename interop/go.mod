@@ -6,6 +6,9 @@ require (
 	github.com/meshgate/meshgate v0.0.0-00010101000000-000000000000
 	github.com/weibocom/motan-go v1.2.0
 	github.com/weibreeze/breeze-go v0.1.1
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260414002931-afd174a4e478
+	google.golang.org/grpc v1.82.1
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -33,10 +36,13 @@ require (
 	golang.org/x/sys v0.43.0 // indirect
 	golang.org/x/text v0.36.0 // indirect
 	golang.org/x/time v0.0.0-20190308202827-9d24e82272b4 // indirect
+	// The split genproto modules are listed (at the main module's versions)
+	// so that packages under google.golang.org/genproto/googleapis/{api,rpc}
+	// resolve to them and not to the old monolithic google.golang.org/genproto
+	// that motan-go v1.2.0 requires, which holds the same packages: without
+	// this line "go mod tidy" fails with "ambiguous import". To restore it:
+	// go get google.golang.org/genproto/googleapis/api@<main module's version>.
 	google.golang.org/genproto/googleapis/api v0.0.0-20260414002931-afd174a4e478 // indirect
-	google.golang.org/genproto/googleapis/rpc v0.0.0-20260414002931-afd174a4e478 // indirect
-	google.golang.org/grpc v1.82.1 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/yaml.v2 v2.2.4 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/gateway/assembly"
-	"github.com/meshgate/meshgate/gateway/config"
 	"github.com/meshgate/meshgate/internal/leakcheck"
 )
 
@@ -83,21 +82,7 @@ func startGateway(t *testing.T) (base string, gw *assembly.Gateway) {
 
 func startGatewayReadTimeout(t *testing.T, readTimeout time.Duration) (base string, gw *assembly.Gateway) {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(testConfig, readTimeout, deadAddr(t))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err = assembly.Start(cfg, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	gw = startYAML(t, fmt.Sprintf(testConfig, readTimeout, deadAddr(t)))
 	return "http://" + gw.HTTPAddr().String(), gw
 }
 

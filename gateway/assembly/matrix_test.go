@@ -169,10 +169,16 @@ transcoding:
 
 func startYAML(t *testing.T, yaml string) *assembly.Gateway {
 	t.Helper()
-	cfg, err := config.Parse("matrix.yaml", []byte(yaml))
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startConfig(t, cfg)
+}
+
+// startConfig starts a gateway that shuts down when the test ends.
+func startConfig(t *testing.T, cfg *config.Config) *assembly.Gateway {
+	t.Helper()
 	gw, err := assembly.Start(cfg, quiet)
 	if err != nil {
 		t.Fatal(err)
@@ -571,15 +577,7 @@ func TestSchemaReloadUnderLoad(t *testing.T) {
 func TestDefaultDemoSchema(t *testing.T) {
 	cfg := config.Default()
 	cfg.HTTP.Listen, cfg.GRPC.Listen, cfg.Demo.Listen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	gw, err := assembly.Start(cfg, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		gw.Shutdown(ctx)
-	})
+	gw := startConfig(t, cfg)
 	base := "http://" + gw.HTTPAddr().String()
 	c := &http.Client{Timeout: 10 * time.Second}
 	defer c.CloseIdleConnections()
