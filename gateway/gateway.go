@@ -44,6 +44,11 @@ type Call struct {
 	// or pb (one message value of motan-go's pb packing).
 	Payload              []byte
 	PayloadSerialization motan2.Serialization
+	// Frame, when not nil, is a Motan2 request forwarded as it is (the
+	// Motan2 proxy path: body never decoded, Args and Payload unused); a
+	// Motan2 upstream sends it under a request id of its own connection
+	// and returns the reply frame in Reply.Frame, exceptions included.
+	Frame *motan2.Frame
 	// Meta is forwarded as Motan2 meta (attachments).
 	Meta motan2.Meta
 	// Header is request metadata from a gRPC caller (keys lower-case).
@@ -60,6 +65,9 @@ type Call struct {
 type Reply struct {
 	Value   motan2.Value
 	Payload []byte
+	// Frame is the reply frame of a Frame call, carrying the call's
+	// request id again.
+	Frame *motan2.Frame
 	// Meta is the Motan2 reply meta.
 	Meta motan2.Meta
 	// Header and Trailer are a gRPC upstream's response metadata; an
@@ -75,15 +83,6 @@ type Reply struct {
 // call or reply after returning.
 type Invoker interface {
 	Invoke(ctx context.Context, call *Call, reply *Reply) error
-}
-
-// FrameInvoker sends a Motan2 request frame upstream unchanged (the proxy
-// path: the body is never decoded) and returns the reply frame, whose
-// request id is req's again. Exception replies are frames; errors are
-// *translate.Error values for calls that got no reply. timeout bounds the
-// whole call in addition to ctx (0: none).
-type FrameInvoker interface {
-	RoundTrip(ctx context.Context, req *motan2.Frame, timeout time.Duration) (*motan2.Frame, error)
 }
 
 // Route is a compiled route: what an ingress needs to turn a matched

@@ -24,7 +24,8 @@ type Motan2Route struct {
 	TargetService, TargetGroup string
 	// Timeout bounds the upstream call in addition to the caller's M_tmo.
 	Timeout time.Duration
-	Invoker gateway.FrameInvoker
+	// Invoker gets the request as a Frame call (gateway.Call.Frame).
+	Invoker gateway.Invoker
 	// Bridge, when set, sends the calls to a gRPC service instead (Invoker
 	// and the target rewrites are unused).
 	Bridge *Motan2Bridge
@@ -119,7 +120,13 @@ func (m *Motan2) ServeMotan2(ctx context.Context, req *motan2.Frame) *motan2.Fra
 		req.Meta.Set(motan2.MetaGroup, route.TargetGroup)
 	}
 	req.Flags |= motan2.FlagProxy
-	resp, err := route.Invoker.RoundTrip(ctx, req, route.Timeout)
+	call := gateway.Call{Service: req.Service(), Method: req.Method(), Group: req.Group(), Frame: req, Timeout: route.Timeout}
+	var reply gateway.Reply
+	err := route.Invoker.Invoke(ctx, &call, &reply)
+	resp := reply.Frame
+	if err == nil && resp == nil {
+		err = translate.Errorf(translate.Internal, "upstream of route %s answered no frame", route.Name)
+	}
 	if err != nil {
 		e := translate.FromError(err)
 		if e.Status() >= 500 {

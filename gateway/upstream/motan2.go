@@ -85,6 +85,11 @@ func (c *Cluster) Close() {
 // A reply of the other kind (a Simple value to a payload call, a message
 // body to a Simple call in a Simple serialization) is an Internal error.
 func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call, reply *gateway.Reply) error {
+	if call.Frame != nil {
+		f, err := c.RoundTrip(ctx, call.Frame, call.Timeout)
+		reply.Frame = f
+		return err
+	}
 	meta := call.Meta
 	if len(call.Header) > 0 {
 		// Capacity capped: MetaFromHeader appends, never into the
@@ -185,7 +190,7 @@ func replyPayload(sent motan2.Serialization, f *motan2.Frame) ([]byte, error) {
 	return nil, fmt.Errorf("answered a %s call (a protobuf message) with a %s body; the route needs a protobuf message reply (grpc-pb or pb)", sent, s)
 }
 
-// RoundTrip implements gateway.FrameInvoker: req is sent as it is (body
+// RoundTrip serves Frame calls (see gateway.Call.Frame): req is sent as it is (body
 // untouched) on a connection of the picked endpoint, under a request id of
 // that connection; the reply frame carries req's id again. Exception
 // replies are frames, not errors.
