@@ -23,7 +23,9 @@ func (r recordFilter) Filter(ctx context.Context, call *Call, reply *Reply, next
 
 type invokerFunc func(ctx context.Context, call *Call, reply *Reply) error
 
-func (f invokerFunc) Invoke(ctx context.Context, call *Call, reply *Reply) error { return f(ctx, call, reply) }
+func (f invokerFunc) Invoke(ctx context.Context, call *Call, reply *Reply) error {
+	return f(ctx, call, reply)
+}
 
 func TestChainOrder(t *testing.T) {
 	var log []string

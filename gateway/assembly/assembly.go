@@ -38,6 +38,7 @@ type Gateway struct {
 	demo     *motan2.Server
 	demoLn   net.Listener
 	built    *Built
+	env      *gateway.FilterEnv
 	errc     chan error
 	log      *slog.Logger
 
@@ -60,7 +61,8 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.demoLn, demoAddr = l, l.Addr().String()
 		g.demo = &motan2.Server{Handler: demo.Mux(), Logger: log.With("component", "demo")}
 	}
-	built, err := Build(cfg, demoAddr, log)
+	g.env = gateway.NewFilterEnv()
+	built, err := Build(cfg, demoAddr, g.env, log)
 	if err != nil {
 		g.closeListeners()
 		return nil, err
@@ -295,10 +297,16 @@ type Built struct {
 	GRPC    *ingress.GRPCSnapshot
 	Schemas map[string]*descriptors.Registry
 
-	cfg      *config.Config
-	log      *slog.Logger
+	cfg *config.Config
+	log *slog.Logger
+	env *gateway.FilterEnv
+	// invokers are the clusters, each behind its cluster filter chain.
 	invokers map[string]gateway.Invoker
-	closers  []func()
+	// httpChains and transcodeChains are the route chains of cfg.Routes and
+	// cfg.Transcoding, by index, built once per generation so that a route
+	// rebuild after a schema refresh keeps the filters' state.
+	httpChains, transcodeChains []gateway.Invoker
+	closers                     []func()
 	// sources are how each schema loads; those with a refresh interval
 	// (reflection) reload in the background while the gateway runs.
 	sources []*schemaSource
@@ -323,9 +331,8 @@ func (b *Built) Close() {
 // the clusters they call, and loads its schemas. demoAddr replaces the
 // "demo" endpoint name. A schema from reflection that cannot be loaded yet
 // is not an error: its routes appear when a background refresh loads it.
-func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*Built, error) {
-	b := &Built{cfg: cfg, log: log, invokers: map[string]gateway.Invoker{}, Schemas: map[string]*descriptors.Registry{}}
-	motan2Clusters := map[string]*upstream.Cluster{}
+func Build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, log *slog.Logger) (*Built, error) {
+	b := &Built{cfg: cfg, log: log, env: env, invokers: map[string]gateway.Invoker{}, Schemas: map[string]*descriptors.Registry{}}
 	grpcClusters := map[string]*upstream.GRPCCluster{}
 	for _, cc := range cfg.Clusters {
 		eps := make([]string, len(cc.Endpoints))
@@ -365,39 +372,65 @@ func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*Built, error
 				motan2.WithLimits(motan2.Limits{MaxBodySize: cc.MaxBodyBytes}),
 			},
 		})
-		motan2Clusters[cc.Name], b.invokers[cc.Name] = c, c
+		b.invokers[cc.Name] = c
 		b.closers = append(b.closers, c.Close)
 	}
 	if err := b.loadSchemas(grpcClusters, log); err != nil {
 		b.Close()
 		return nil, err
 	}
+	if err := b.buildChains(); err != nil {
+		b.Close()
+		return nil, err
+	}
 	var err error
+	for i, rc := range cfg.Routes {
+		if b.httpChains[i], err = b.routeChain("routes", i, rc.Name, rc.Target.Cluster, rc.Filters); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	for i, tc := range cfg.Transcoding {
+		if b.transcodeChains[i], err = b.routeChain("transcoding", i, "transcoding "+tc.Schema, tc.Target.Cluster, tc.Filters); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
 	if b.HTTP, err = b.buildHTTP(slog.LevelWarn); err != nil {
 		b.Close()
 		return nil, err
 	}
 	var m2routes []*ingress.Motan2Route
-	for _, rc := range cfg.Motan2Routes {
+	for i, rc := range cfg.Motan2Routes {
+		chain, err := b.routeChain("motan2_routes", i, rc.Name, rc.Target.Cluster, rc.Filters)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
 		r := &ingress.Motan2Route{
 			Name: rc.Name, Service: rc.Service, Group: rc.Group,
 			TargetService: rc.Target.Service, TargetGroup: rc.Target.Group, Timeout: rc.Target.Timeout,
 		}
-		if gc, ok := grpcClusters[rc.Target.Cluster]; ok {
+		if _, ok := grpcClusters[rc.Target.Cluster]; ok {
 			r.Bridge = &ingress.Motan2Bridge{Schema: b.Schemas[rc.Schema], Service: orString(rc.Target.Service, rc.Service),
-				ArgFields: rc.Target.Args, Invoker: gc}
+				ArgFields: rc.Target.Args, Invoker: chain}
 		} else {
-			r.Invoker = motan2Clusters[rc.Target.Cluster]
+			r.Invoker = chain
 		}
 		m2routes = append(m2routes, r)
 	}
 	b.Motan2 = ingress.NewMotan2Snapshot(m2routes)
 	var groutes []*gateway.GRPCRoute
-	for _, rc := range cfg.GRPCRoutes {
+	for i, rc := range cfg.GRPCRoutes {
+		chain, err := b.routeChain("grpc_routes", i, rc.Name, rc.Target.Cluster, rc.Filters)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
 		r := &gateway.GRPCRoute{
 			Name: rc.Name, Service: rc.Service, Method: rc.Method,
 			TargetService: rc.Target.Service, Group: rc.Target.Group, Version: rc.Target.Version,
-			Timeout: rc.Target.Timeout, Invoker: b.invokers[rc.Target.Cluster],
+			Timeout: rc.Target.Timeout, Invoker: chain,
 		}
 		if rc.Schema != "" {
 			r.Schema = b.Schemas[rc.Schema]
@@ -410,6 +443,47 @@ func Build(cfg *config.Config, demoAddr string, log *slog.Logger) (*Built, error
 		return nil, err
 	}
 	return b, nil
+}
+
+// buildChains puts every cluster behind its cluster chain
+// (filters.clusters) and sizes the route chain tables.
+func (b *Built) buildChains() error {
+	for name, list := range b.cfg.Filters.Clusters {
+		fs, err := b.filters("cluster "+name, "", name, list)
+		if err != nil {
+			return fmt.Errorf("filters.clusters.%s: %w", name, err)
+		}
+		b.invokers[name] = gateway.Chain(b.invokers[name], fs...)
+	}
+	b.httpChains = make([]gateway.Invoker, len(b.cfg.Routes))
+	b.transcodeChains = make([]gateway.Invoker, len(b.cfg.Transcoding))
+	return nil
+}
+
+// routeChain builds a route's chain (its own filters, or filters.default)
+// in front of its cluster's.
+func (b *Built) routeChain(section string, i int, route, cluster string, list []config.Filter) (gateway.Invoker, error) {
+	if list == nil {
+		list = b.cfg.Filters.Default
+	}
+	fs, err := b.filters("route "+route, route, cluster, list)
+	if err != nil {
+		return nil, fmt.Errorf("%s[%d] (%s): %w", section, i, route, err)
+	}
+	return gateway.Chain(b.invokers[cluster], fs...), nil
+}
+
+func (b *Built) filters(scope, route, cluster string, list []config.Filter) ([]gateway.Filter, error) {
+	fs := make([]gateway.Filter, 0, len(list))
+	for j := range list {
+		fc := &list[j]
+		f, err := gateway.NewFilter(gateway.FilterSpec{Name: fc.Name, Scope: scope, Route: route, Cluster: cluster, Decode: fc.Decode, Env: b.env})
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", fc.Line, err)
+		}
+		fs = append(fs, f)
+	}
+	return fs, nil
 }
 
 func orString(s, d string) string {
@@ -484,13 +558,13 @@ func (b *Built) buildHTTP(level slog.Level) (*ingress.Snapshot, error) {
 	rb := &routes.Builder{}
 	snap := &ingress.Snapshot{}
 	explicit := map[[2]string]bool{}
-	for _, rc := range cfg.Routes {
+	for i, rc := range cfg.Routes {
 		r := &gateway.Route{
 			Name: rc.Name, Service: rc.Target.Service, Method: rc.Target.Method,
 			Group: rc.Target.Group, Version: rc.Target.Version, Timeout: rc.Target.Timeout,
 			RequestHeaders: rc.RequestHeaders, ResponseMeta: rc.ResponseMeta,
 			ContentType: rc.Reply.ContentType, JSON: translate.JSONOptions{Int64AsString: rc.Reply.Int64AsString},
-			Invoker: b.invokers[rc.Target.Cluster],
+			Invoker: b.httpChains[i],
 		}
 		for _, ac := range rc.Args {
 			typ, err := translate.ParseArgType(ac.Type)
@@ -515,7 +589,7 @@ func (b *Built) buildHTTP(level slog.Level) (*ingress.Snapshot, error) {
 		explicit[[2]string{rc.Method, rc.Path}] = true
 		snap.Routes = append(snap.Routes, r)
 	}
-	for _, tc := range cfg.Transcoding {
+	for i, tc := range cfg.Transcoding {
 		if b.Schemas[tc.Schema].Current() == nil {
 			// A reflection schema not loaded yet: its routes come with the
 			// rebuild that follows its first load.
@@ -524,7 +598,7 @@ func (b *Built) buildHTTP(level slog.Level) (*ingress.Snapshot, error) {
 		}
 		mode, ser, fields := messageMode(&tc.Target)
 		generated, err := ingress.TranscodeRoutes(b.Schemas[tc.Schema], ingress.TranscodeTarget{
-			Services: tc.Services, Invoker: b.invokers[tc.Target.Cluster], GenericPost: tc.GenericPost,
+			Services: tc.Services, Invoker: b.transcodeChains[i], GenericPost: tc.GenericPost,
 			Warn:    func(msg string) { b.log.Log(context.Background(), level, msg, "schema", tc.Schema) },
 			Service: tc.Target.Service, Group: tc.Target.Group, Version: tc.Target.Version, Timeout: tc.Target.Timeout,
 			Mode: mode, PayloadSerialization: ser, ArgFields: fields,

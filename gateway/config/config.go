@@ -25,6 +25,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/routes"
 	"github.com/meshgate/meshgate/translate"
@@ -57,6 +58,8 @@ type Config struct {
 	// Transcoding generates HTTP/JSON routes from google.api.http
 	// annotations (docs/transcoding.md).
 	Transcoding []Transcoding `yaml:"transcoding"`
+	// Filters are the governance chains' defaults (docs/filters.md).
+	Filters Filters `yaml:"filters"`
 
 	// protocols maps cluster names to protocols, for validation.
 	protocols map[string]string
@@ -116,6 +119,8 @@ type Motan2Route struct {
 	// (required when the cluster is a gRPC one).
 	Schema string       `yaml:"schema"`
 	Target Motan2Target `yaml:"target"`
+	// Filters is the route's chain (default: filters.default).
+	Filters []Filter `yaml:"filters"`
 }
 
 // Motan2Target is where a Motan2 route forwards to.
@@ -179,6 +184,8 @@ type GRPCRoute struct {
 	// encoding simple, and what gRPC server reflection serves.
 	Schema string      `yaml:"schema"`
 	Target ProtoTarget `yaml:"target"`
+	// Filters is the route's chain (default: filters.default).
+	Filters []Filter `yaml:"filters"`
 }
 
 // ProtoTarget is the upstream of a route whose requests are protobuf
@@ -266,6 +273,83 @@ type Transcoding struct {
 	GenericPost bool        `yaml:"generic_post"`
 	Target      ProtoTarget `yaml:"target"`
 	JSON        ProtoJSON   `yaml:"json"`
+	// Filters is the chain of every generated route (default:
+	// filters.default).
+	Filters []Filter `yaml:"filters"`
+}
+
+// Filters holds the chains' defaults.
+type Filters struct {
+	// Default is the chain of every route that declares no filters.
+	Default []Filter `yaml:"default"`
+	// Clusters maps a cluster name to a chain run on every call to that
+	// cluster, after the route's chain.
+	Clusters map[string][]Filter `yaml:"clusters"`
+}
+
+// Filter is one entry of a chain: the filter's registered name and its
+// options, decoded by the filter itself at load time.
+type Filter struct {
+	Name string
+	// Line is where the entry starts in the configuration.
+	Line int
+	node yaml.Node
+}
+
+// UnmarshalYAML keeps the entry's node for Decode.
+func (f *Filter) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode { // "- name" is a filter without options
+		f.Name, f.Line = n.Value, n.Line
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a filter is a name or a map with a name key", n.Line)
+	}
+	f.Line = n.Line
+	opts := yaml.Node{Kind: yaml.MappingNode, Tag: n.Tag, Line: n.Line, Column: n.Column}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "name" {
+			f.Name = n.Content[i+1].Value
+			continue
+		}
+		opts.Content = append(opts.Content, n.Content[i], n.Content[i+1])
+	}
+	f.node = opts
+	return nil
+}
+
+// Decode decodes the filter's options (the entry without its name) into
+// v strictly: unknown keys and values of the wrong type are errors that
+// carry the line they are on.
+func (f *Filter) Decode(v any) error {
+	if len(f.node.Content) == 0 {
+		return nil
+	}
+	// Node.Decode has no strict mode; decoding the re-encoded options
+	// with KnownFields does, and the lines are mapped back below.
+	data, err := yaml.Marshal(&f.node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		// Lines in err are the re-encoded document's: drop them.
+		var te *yaml.TypeError
+		msgs := []string{strings.TrimPrefix(err.Error(), "yaml: ")}
+		if errors.As(err, &te) {
+			msgs = msgs[:0]
+			for _, m := range te.Errors {
+				if _, rest, ok := strings.Cut(m, ": "); ok && strings.HasPrefix(m, "line ") {
+					m = rest
+				}
+				m, _, _ = strings.Cut(m, " in type ")
+				msgs = append(msgs, m)
+			}
+		}
+		return fmt.Errorf("bad options: %s", strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // ProtoJSON are the JSON options of transcoded routes.
@@ -338,6 +422,8 @@ type Route struct {
 	// ResponseMeta are reply meta keys copied back as response headers.
 	ResponseMeta []string `yaml:"response_meta"`
 	Reply        Reply    `yaml:"reply"`
+	// Filters is the route's chain (default: filters.default).
+	Filters []Filter `yaml:"filters"`
 }
 
 // Target is the Motan2 call a route makes.
@@ -848,6 +934,53 @@ func (c *Config) validate(v *validator) {
 	}
 	c.validateMotan2(v, clusters)
 	c.validateGRPC(v, clusters)
+	c.validateFilters(v)
+}
+
+// validateFilters builds every filter once, so that unknown names and bad
+// options are reported with their line before anything serves.
+func (c *Config) validateFilters(v *validator) {
+	env := gateway.NewFilterEnv()
+	check := func(path []any, list []Filter) {
+		for j := range list {
+			f := &list[j]
+			at := append(append([]any{}, path...), j)
+			if f.Name == "" {
+				v.addf(at, "a filter needs a name")
+				continue
+			}
+			if _, err := gateway.NewFilter(gateway.FilterSpec{Name: f.Name, Scope: pathString(path), Decode: f.Decode, Env: env}); err != nil {
+				v.addf(at, "%v", err)
+			}
+		}
+	}
+	check(p("filters", "default"), c.Filters.Default)
+	for _, name := range sortedKeys(boolKeys(c.Filters.Clusters)) {
+		if c.protocols[name] == "" {
+			v.addf(p("filters", "clusters", name), "unknown cluster %q", name)
+		}
+		check(p("filters", "clusters", name), c.Filters.Clusters[name])
+	}
+	for i := range c.Routes {
+		check(p("routes", i, "filters"), c.Routes[i].Filters)
+	}
+	for i := range c.GRPCRoutes {
+		check(p("grpc_routes", i, "filters"), c.GRPCRoutes[i].Filters)
+	}
+	for i := range c.Motan2Routes {
+		check(p("motan2_routes", i, "filters"), c.Motan2Routes[i].Filters)
+	}
+	for i := range c.Transcoding {
+		check(p("transcoding", i, "filters"), c.Transcoding[i].Filters)
+	}
+}
+
+func boolKeys[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 func (c *Config) validateMotan2(v *validator, clusters map[string]bool) {

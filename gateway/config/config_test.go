@@ -1,6 +1,10 @@
 package config
 
 import (
+	"context"
+	"errors"
+
+	"github.com/meshgate/meshgate/gateway"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,5 +223,79 @@ grpc_routes:
 	r := c.GRPCRoutes[0]
 	if r.Name != "shop.v1.Library/GetBook" || r.Target.Service != "shop.v1.Library" || r.Target.Encoding != EncodingGrpcPB || r.Target.Timeout != time.Second {
 		t.Errorf("grpc route defaults: %+v", r)
+	}
+}
+
+func init() {
+	gateway.RegisterFilter("config-test", func(spec gateway.FilterSpec) (gateway.Filter, error) {
+		var o struct {
+			Tag string `yaml:"tag"`
+		}
+		if err := spec.Decode(&o); err != nil {
+			return nil, err
+		}
+		if o.Tag == "" {
+			return nil, errors.New("tag is required")
+		}
+		return gateway.FilterFunc(func(ctx context.Context, call *gateway.Call, reply *gateway.Reply, next gateway.Invoker) error {
+			return next.Invoke(ctx, call, reply)
+		}), nil
+	})
+}
+
+func TestFilterConfig(t *testing.T) {
+	base := `
+demo: {}
+clusters:
+  - {name: demo, endpoints: [demo]}
+routes:
+  - method: GET
+    path: /a
+    target: {cluster: demo, service: s, method: m}
+    filters:
+      - {name: config-test, tag: a}
+`
+	c, err := Parse("f.yaml", []byte(base+`
+filters:
+  default: [{name: config-test, tag: d}]
+  clusters:
+    demo: [{name: config-test, tag: c}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o struct {
+		Tag string `yaml:"tag"`
+	}
+	if f := c.Routes[0].Filters[0]; f.Name != "config-test" || f.Line != 10 || f.Decode(&o) != nil || o.Tag != "a" {
+		t.Fatalf("route filter %+v %+v", f, o)
+	}
+	if len(c.Filters.Default) != 1 || len(c.Filters.Clusters["demo"]) != 1 {
+		t.Fatalf("defaults %+v", c.Filters)
+	}
+	_, err = Parse("f.yaml", []byte(base+`
+filters:
+  default:
+    - {name: nosuch}
+    - {name: config-test}
+    - {name: config-test, tag: x, extra: 1}
+    - {tag: x}
+  clusters:
+    ghost: [config-test]
+`))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, w := range []string{
+		`f.yaml:14: filters.default[0]: unknown filter "nosuch"`,
+		`f.yaml:15: filters.default[1]: filter config-test: tag is required`,
+		`f.yaml:16: filters.default[2]: filter config-test: bad options: field extra not found` + "\n",
+		`f.yaml:17: filters.default[3]: a filter needs a name`,
+		`f.yaml:19: filters.clusters.ghost: unknown cluster "ghost"`,
+		`f.yaml:19: filters.clusters.ghost[0]: filter config-test: tag is required`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
 	}
 }
