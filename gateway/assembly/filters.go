@@ -1,0 +1,6 @@
+package assembly
+
+// The governance filters a configuration can name; each registers itself.
+import (
+	_ "github.com/meshgate/meshgate/gateway/filter/breaker"
+)
