@@ -3,8 +3,12 @@ module github.com/meshgate/meshgate/benchmarks
 go 1.25.0
 
 require (
+	github.com/grpc-ecosystem/grpc-gateway/v2 v2.28.0
 	github.com/meshgate/meshgate v0.0.0-00010101000000-000000000000
 	github.com/weibocom/motan-go v1.2.0
+	google.golang.org/genproto/googleapis/api v0.0.0-20260414002931-afd174a4e478
+	google.golang.org/grpc v1.82.1
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -39,8 +43,6 @@ require (
 	golang.org/x/text v0.36.0 // indirect
 	golang.org/x/time v0.0.0-20190308202827-9d24e82272b4 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260414002931-afd174a4e478 // indirect
-	google.golang.org/grpc v1.82.1 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/yaml.v2 v2.2.4 // indirect
 )
 

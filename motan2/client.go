@@ -388,13 +388,11 @@ func (c *Client) pick(b budget) (*conn, error) {
 			}
 			continue
 		}
-		select {
-		case cn.sem <- struct{}{}:
+		if cn.tryAcquire() {
 			return cn, nil
-		default:
-			if first == nil {
-				first = cn
-			}
+		}
+		if first == nil {
+			first = cn
 		}
 	}
 	if first == nil {
@@ -402,14 +400,13 @@ func (c *Client) pick(b budget) (*conn, error) {
 	}
 	ctx, cancel := b.waitCtx()
 	defer cancel()
-	select {
-	case first.sem <- struct{}{}:
-		return first, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for an in-flight slot (%d calls pending per connection): %w", c.opts.maxInFlight, ctx.Err())
-	case <-first.closed:
-		return nil, ErrConnClosed
+	if err := first.acquire(ctx); err != nil {
+		if errors.Is(err, ErrConnClosed) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("waiting for an in-flight slot (%d calls pending per connection): %w", c.opts.maxInFlight, err)
 	}
+	return first, nil
 }
 
 // record keeps the consecutive-error count of spec 16.2.
@@ -425,7 +422,9 @@ func (c *Client) record(resp *Frame, err error) {
 		return // not the endpoint's fault
 	}
 	if !failed {
-		c.errCount.Store(0)
+		if c.errCount.Load() != 0 { // no store (cache-line traffic) in the usual case
+			c.errCount.Store(0)
+		}
 		return
 	}
 	if c.errCount.Add(1) >= int32(c.opts.errorThreshold) && c.available.CompareAndSwap(true, false) {
@@ -500,10 +499,8 @@ func (c *Client) idleLoop() {
 				defer c.wg.Done()
 				ctx, cancel := context.WithTimeout(context.Background(), d)
 				defer cancel()
-				select {
-				case cn.sem <- struct{}{}:
-				case <-ctx.Done():
-					return // saturated, so certainly not idle
+				if cn.acquire(ctx) != nil {
+					return // saturated, so certainly not idle (or closed)
 				}
 				if _, err := cn.roundTrip(budget{ctx: ctx}, NewHeartbeatRequest(0, c.opts.javaHeartbeat), true); err != nil {
 					cn.close(fmt.Errorf("idle heartbeat failed: %w", err))
@@ -625,17 +622,13 @@ func (s *slot) dropped(cn *conn, err error) {
 // pendingCall is one call waiting for its response.
 type pendingCall struct {
 	ch        chan struct{}
-	timer     *time.Timer // the budget's deadline; stopped when not in use
 	resp      *Frame
 	err       error
+	deadline  time.Time // zero: none (the context alone bounds the call)
 	heartbeat bool
 }
 
-var pendingPool = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &pendingCall{ch: make(chan struct{}, 1), timer: t}
-}}
+var pendingPool = sync.Pool{New: func() any { return &pendingCall{ch: make(chan struct{}, 1)} }}
 
 // conn is one multiplexed connection.
 type conn struct {
@@ -643,7 +636,10 @@ type conn struct {
 	s        *slot
 	nc       net.Conn
 	w        frameWriter
-	sem      chan struct{} // in-flight slots
+	inflight atomic.Int32  // calls holding an in-flight slot
+	waiters  atomic.Int32  // callers waiting in acquire
+	freed    chan struct{} // a slot was released while someone waited; room for one
+	maxCalls int32
 	closed   chan struct{}
 	lastRead atomic.Int64 // unix nanos of the last frame read
 
@@ -651,13 +647,21 @@ type conn struct {
 	pending map[uint64]*pendingCall
 	nextID  uint64
 	err     error // why the connection closed
+	// One timer per connection enforces the deadlines of its pending
+	// calls: it is armed for the earliest one (armedAt) and, when it
+	// fires, fails the expired calls and re-arms for the next. Calls with
+	// the same timeout register in deadline order, so under load it fires
+	// about once per timeout instead of being set and stopped per call.
+	expiry  *time.Timer
+	armedAt time.Time // zero: not armed
 }
 
 func newConn(c *Client, s *slot, nc net.Conn) *conn {
 	cn := &conn{
 		c: c, s: s, nc: nc,
 		w:       frameWriter{nc: nc, timeout: c.opts.writeTimeout},
-		sem:     make(chan struct{}, c.opts.maxInFlight),
+		freed:    make(chan struct{}, 1),
+		maxCalls: int32(c.opts.maxInFlight),
 		closed:  make(chan struct{}),
 		pending: make(map[uint64]*pendingCall),
 		nextID:  rand.Uint64() >> 1, // arbitrary start: ids only need to be unique per connection
@@ -666,12 +670,63 @@ func newConn(c *Client, s *slot, nc net.Conn) *conn {
 	return cn
 }
 
+// tryAcquire takes an in-flight slot if one is free.
+func (cn *conn) tryAcquire() bool {
+	for {
+		n := cn.inflight.Load()
+		if n >= cn.maxCalls {
+			return false
+		}
+		if cn.inflight.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// acquire waits for an in-flight slot until ctx ends or cn closes.
+func (cn *conn) acquire(ctx context.Context) error {
+	cn.waiters.Add(1)
+	defer cn.waiters.Add(-1)
+	for {
+		if cn.tryAcquire() {
+			// A release that found freed full dropped its signal; pass
+			// one on if a slot is still free for another waiter.
+			if cn.waiters.Load() > 1 && cn.inflight.Load() < cn.maxCalls {
+				cn.signalFreed()
+			}
+			return nil
+		}
+		select {
+		case <-cn.freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-cn.closed:
+			return ErrConnClosed
+		}
+	}
+}
+
+// release gives back an in-flight slot.
+func (cn *conn) release() {
+	cn.inflight.Add(-1)
+	if cn.waiters.Load() > 0 {
+		cn.signalFreed()
+	}
+}
+
+func (cn *conn) signalFreed() {
+	select {
+	case cn.freed <- struct{}{}:
+	default:
+	}
+}
+
 // roundTrip sends f on cn and waits for the response. The caller holds an
 // in-flight slot of cn, which roundTrip releases.
 func (cn *conn) roundTrip(b budget, f *Frame, heartbeat bool) (*Frame, error) {
-	defer func() { <-cn.sem }()
+	defer cn.release()
 	pc := pendingPool.Get().(*pendingCall)
-	pc.heartbeat = heartbeat
+	pc.heartbeat, pc.deadline = heartbeat, b.deadline
 
 	cn.mu.Lock()
 	if cn.err != nil {
@@ -683,6 +738,9 @@ func (cn *conn) roundTrip(b budget, f *Frame, heartbeat bool) (*Frame, error) {
 	cn.nextID++
 	id := cn.nextID
 	cn.pending[id] = pc
+	if !b.deadline.IsZero() && (cn.armedAt.IsZero() || b.deadline.Before(cn.armedAt)) {
+		cn.armLocked(b.deadline)
+	}
 	cn.mu.Unlock()
 
 	bp := getBuf()
@@ -695,41 +753,73 @@ func (cn *conn) roundTrip(b budget, f *Frame, heartbeat bool) (*Frame, error) {
 	putBuf(bp)
 	if err != nil {
 		if cn.forget(id) {
+			pc.deadline = time.Time{}
 			pendingPool.Put(pc)
 		}
 		return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: cn.close(fmt.Errorf("write: %w", err))}
 	}
 
-	var expired <-chan time.Time
-	if !b.deadline.IsZero() {
-		pc.timer.Reset(time.Until(b.deadline))
-		expired = pc.timer.C
-	}
-	var cause error
-	select {
-	case <-pc.ch:
-		pc.timer.Stop()
-		resp, err := pc.resp, pc.err
-		pc.resp, pc.err = nil, nil
-		pendingPool.Put(pc)
-		if err != nil {
-			return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: err}
-		}
-		return resp, nil
-	case <-b.ctx.Done():
-		cause = b.ctx.Err()
-	case <-expired:
-		cause = context.DeadlineExceeded
-	}
-	pc.timer.Stop() // synchronous timers (Go 1.23+): no stale tick survives Stop
-	if !cn.forget(id) {
-		// The reader or close already took the call: wait for the
-		// (immediate) delivery so pc can be reused.
+	// Whoever removes the call from cn.pending (the reader, the expiry
+	// timer, close, or a cancelled caller in forget) is the only one to
+	// deliver to it, so pc.ch gets at most one signal per call.
+	if done := b.ctx.Done(); done == nil {
 		<-pc.ch
-		pc.resp, pc.err = nil, nil
+	} else {
+		select {
+		case <-pc.ch:
+		case <-done:
+			if cn.forget(id) {
+				pc.deadline = time.Time{}
+				pendingPool.Put(pc)
+				return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: b.ctx.Err()}
+			}
+			<-pc.ch // the reader, the timer or close took it first: use its verdict
+		}
 	}
+	resp, err := pc.resp, pc.err
+	pc.resp, pc.err, pc.deadline = nil, nil, time.Time{}
 	pendingPool.Put(pc)
-	return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: cause}
+	if err != nil {
+		return nil, &CallError{Addr: cn.c.addr, Sent: true, Err: err}
+	}
+	return resp, nil
+}
+
+// armLocked sets the expiry timer to fire at t. cn.mu is held.
+func (cn *conn) armLocked(t time.Time) {
+	cn.armedAt = t
+	d := time.Until(t)
+	if cn.expiry == nil {
+		cn.expiry = time.AfterFunc(d, cn.expire)
+		return
+	}
+	cn.expiry.Reset(d)
+}
+
+// expire fails the pending calls whose deadline has passed with
+// context.DeadlineExceeded and re-arms the timer for the earliest deadline
+// left.
+func (cn *conn) expire() {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	cn.armedAt = time.Time{}
+	now := time.Now()
+	var next time.Time
+	for id, pc := range cn.pending { // nil once closed
+		if pc.deadline.IsZero() {
+			continue
+		}
+		if !pc.deadline.After(now) {
+			delete(cn.pending, id)
+			pc.err = context.DeadlineExceeded
+			pc.ch <- struct{}{} // never blocks: one signal per call, room for one
+		} else if next.IsZero() || pc.deadline.Before(next) {
+			next = pc.deadline
+		}
+	}
+	if !next.IsZero() {
+		cn.armLocked(next)
+	}
 }
 
 func putUint64(b []byte, v uint64) {
@@ -754,13 +844,17 @@ func (cn *conn) readLoop() {
 	defer cn.c.wg.Done()
 	br := bufio.NewReaderSize(cn.nc, 16<<10)
 	lim := cn.c.opts.limits
-	for {
+	for n := 0; ; n++ {
 		f := &Frame{}
 		if err := ReadFrame(br, f, lim); err != nil {
 			cn.close(fmt.Errorf("read: %w", err))
 			return
 		}
-		cn.lastRead.Store(time.Now().UnixNano())
+		// Frames read in one batch share a timestamp: it is taken when the
+		// buffer runs dry (the next read blocks) or every 64 frames.
+		if br.Buffered() == 0 || n%64 == 0 {
+			cn.lastRead.Store(time.Now().UnixNano())
+		}
 		if f.IsRequest() {
 			if f.IsHeartbeat() {
 				var hb [MinFrameSize]byte
@@ -805,6 +899,10 @@ func (cn *conn) close(err error) error {
 	cn.err = err
 	pending := cn.pending
 	cn.pending = nil
+	if cn.expiry != nil {
+		cn.expiry.Stop()
+		cn.armedAt = time.Time{}
+	}
 	cn.mu.Unlock()
 	// Leave the pool before closing the socket, which can block behind a
 	// write: new calls must dial a replacement, not pick this one.

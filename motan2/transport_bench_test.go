@@ -39,11 +39,13 @@ func BenchmarkRoundTrip(b *testing.B) {
 	if _, err := c.Call(ctx, req); err != nil {
 		b.Fatal(err)
 	}
-	run := func(b *testing.B, parallel bool) {
+	// parallelism 0: one caller; p: p callers per P (RunParallel).
+	run := func(b *testing.B, parallelism int) {
 		b.ReportAllocs()
 		start := cpuTime(b)
 		b.ResetTimer()
-		if parallel {
+		if parallelism > 0 {
+			b.SetParallelism(parallelism)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := c.Call(ctx, req); err != nil {
@@ -62,6 +64,9 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.StopTimer()
 		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
 	}
-	b.Run("serial", func(b *testing.B) { run(b, false) })
-	b.Run("parallel", func(b *testing.B) { run(b, true) })
+	b.Run("serial", func(b *testing.B) { run(b, 0) })
+	b.Run("parallel", func(b *testing.B) { run(b, 1) })
+	// 16 callers per P: calls queue on the two connections as they do
+	// behind a gateway serving many requests at once.
+	b.Run("parallel16", func(b *testing.B) { run(b, 16) })
 }

@@ -84,8 +84,22 @@ func TestDependencyRules(t *testing.T) {
 		{module + "/translate", module + "/gateway", nil, "translate never imports gateway"},
 		{module + "/descriptors", module + "/gateway", nil, "descriptors never imports gateway"},
 		{"", module + "/internal/testgrpc", nil, "internal/testgrpc is test support: only _test.go files may import it"},
+		{module + "/gateway/filter/", module + "/gateway/ingress", nil, "filters never import ingresses"},
+		{module + "/gateway/filter/", module + "/gateway/upstream", nil, "filters never import upstreams"},
 	}
-	for pkg, imports := range packages(t) {
+	pkgs := packages(t)
+	for pkg, imports := range pkgs {
+		// Filters never import each other: each is a plugin of its own.
+		if rest, ok := strings.CutPrefix(pkg, module+"/gateway/filter/"); ok {
+			own, _, _ := strings.Cut(rest, "/")
+			for _, imp := range imports {
+				if other, ok := strings.CutPrefix(imp, module+"/gateway/filter/"); ok && !strings.HasPrefix(other+"/", own+"/") {
+					t.Errorf("%s imports %s: filters never import each other", pkg, imp)
+				}
+			}
+		}
+	}
+	for pkg, imports := range pkgs {
 		for _, imp := range imports {
 			for _, r := range rules {
 				if !strings.HasPrefix(pkg, r.from) || !strings.HasPrefix(imp, r.to) || strings.HasPrefix(pkg, r.to) {

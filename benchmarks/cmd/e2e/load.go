@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,13 +17,13 @@ import (
 
 // loadResult is one bounded load run as the load generator saw it.
 type loadResult struct {
-	requests  int64         // completed requests (wrk: all responses; m2load: correct replies)
+	requests  int64         // completed requests (wrk: all responses; m2load, grpcload: correct replies)
 	seconds   float64       // run time as measured by the load generator
 	rps       float64       // requests / seconds
 	p50, p99  time.Duration // latency percentiles
 	non2xx    int64         // wrk: responses with a status outside 2xx/3xx
 	sockErrs  int64         // wrk: connect+read+write+timeout errors; m2load: failed calls
-	firstErr  string        // m2load: the first failure
+	firstErr  string        // m2load, grpcload: the first failure
 	loaderCPU time.Duration // user+sys CPU of the load generator process
 	raw       string        // the load generator's output
 }
@@ -149,19 +150,30 @@ func parseWrkTime(s string) (time.Duration, error) {
 
 // runM2load runs the direct Motan2 load generator for d.
 func runM2load(ctx context.Context, bin string, threads, conc, conns int, d time.Duration, addr, service string) (loadResult, error) {
+	return runDirect(ctx, bin, threads, d, "-addr", addr, "-service", service, "-method", "echo",
+		"-arg", "hello", "-c", strconv.Itoa(conc), "-conns", strconv.Itoa(conns), "-d", d.String())
+}
+
+// runGRPCLoad runs the direct gRPC load generator for d.
+func runGRPCLoad(ctx context.Context, bin string, threads, conc int, d time.Duration, addr string) (loadResult, error) {
+	return runDirect(ctx, bin, threads, d, "-addr", addr, "-msg", "hello", "-c", strconv.Itoa(conc), "-d", d.String())
+}
+
+// runDirect runs a direct load generator (m2load, grpcload) for d and
+// reads its JSON report.
+func runDirect(ctx context.Context, bin string, threads int, d time.Duration, args ...string) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
 	// GOMAXPROCS matches wrk's -t: the load generator gets as many
 	// threads running Go code as wrk gets event loops.
 	env := []string{"GOMAXPROCS=" + strconv.Itoa(threads)}
-	out, st, err := runBounded(ctx, "", env, bin, "-addr", addr, "-service", service, "-method", "echo",
-		"-arg", "hello", "-c", strconv.Itoa(conc), "-conns", strconv.Itoa(conns), "-d", d.String())
+	out, st, err := runBounded(ctx, "", env, bin, args...)
 	if err != nil {
 		return loadResult{}, err
 	}
 	var j m2report.Result
 	if err := json.Unmarshal(out, &j); err != nil {
-		return loadResult{}, fmt.Errorf("m2load output %q: %w", out, err)
+		return loadResult{}, fmt.Errorf("%s output %q: %w", filepath.Base(bin), out, err)
 	}
 	return loadResult{
 		requests:  j.Requests,

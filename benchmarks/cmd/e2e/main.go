@@ -1,23 +1,39 @@
-// Command e2e is meshgate's end-to-end HTTP -> Motan2 benchmark harness.
-// Run it from the benchmarks module (`cd benchmarks && go run ./cmd/e2e`,
-// or `make bench-e2e`). In one invocation it
+// Command e2e is meshgate's end-to-end benchmark harness. Run it from the
+// benchmarks module (`cd benchmarks && go run ./cmd/e2e`, or
+// `make bench-e2e`). In one invocation it runs two scenarios, one after the
+// other (-scenarios selects):
 //
-//  1. builds the echo server, the direct load generator (m2load), the
-//     motan-go v1.2.0 agent (with motan-go's own dependency pins, agent.mod)
-//     and meshgate into a temporary directory;
+//   - http-motan2: HTTP -> Motan2 through meshgate and through the motan-go
+//     v1.2.0 agent, next to direct Motan2 calls, against our Motan2 echo
+//     service (bench.EchoService);
+//   - http-grpc: HTTP/JSON -> gRPC transcoding (GET /v1/echo/{msg} mapped
+//     by a google.api.http annotation to bench.v1.Echo/Get) through
+//     meshgate and through grpc-gateway v2.28.0's generated handlers, next
+//     to direct gRPC calls, against a grpc-go echo server.
+//
+// For each scenario it
+//
+//  1. builds (once, up front, into a temporary directory) the upstream,
+//     the direct load generator and the gateways; meshgate in its own
+//     module, the motan-go agent with motan-go's own dependency pins
+//     (agent.mod);
 //  2. starts, each as its own process on 127.0.0.1 and free ports, the
-//     Motan2 echo service (bench.EchoService), the motan-go agent with a
-//     refer to it, and meshgate with a route GET /bench/echo to it, and
-//     waits for each by polling until it gives the right reply;
-//  3. measures three paths at the same concurrency, one after the other:
-//     direct Motan2 (m2load -> echo server, the ceiling), meshgate
-//     (wrk -> meshgate -> echo server) and the agent (wrk -> agent
-//     /proxy_to_rpc -> echo server). Each gets a warm-up run, then a
-//     bounded run around which the CPU time of the gateway process and of
-//     the echo server is read from /proc;
-//  4. prints a table and, last, the line
-//     RESULT http-motan2 meshgate_us=<x> agent_us=<y> ratio=<y/x>
-//     where x and y are the gateway CPU microseconds per request.
+//     upstream and the gateways, and waits for each by polling until it
+//     gives the right reply;
+//  3. measures the paths at the same concurrency, one after the other:
+//     direct (the ceiling), meshgate, and the other gateway. Each gets a
+//     warm-up run, then a bounded run around which the CPU time of the
+//     gateway process and of the upstream is read from /proc, and the
+//     upstream's call counter is read to check one upstream call per
+//     request;
+//  4. prints a table, and stops the scenario's processes.
+//
+// Last, it prints one line per scenario:
+//
+//	RESULT http-motan2 meshgate_us=<x> agent_us=<y> ratio=<y/x>
+//	RESULT http-grpc meshgate_us=<x> grpcgateway_us=<y> ratio=<y/x>
+//
+// where x and y are the gateway CPU microseconds per request.
 //
 // The duration of the measured runs comes from BENCH_DURATION (default
 // 10s; -d overrides). Every child runs in its own process group and is
@@ -31,41 +47,64 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
-
-	"github.com/meshgate/meshgate/motan2"
-)
-
-const (
-	service  = "bench.EchoService"
-	echoArg  = "hello"
-	routeURL = "/bench/echo?msg=" + echoArg
 )
 
 type options struct {
-	duration time.Duration
-	warmup   time.Duration
-	threads  int
-	conns    int
-	upConns  int
-	targets  map[string]bool
-	keep     bool
-	agentMod string
-	startup  time.Duration
+	duration  time.Duration
+	warmup    time.Duration
+	threads   int
+	conns     int
+	upConns   int
+	scenarios []string
+	targets   map[string]bool
+	keep      bool
+	agentMod  string
+	startup   time.Duration
+	profile   string // directory for CPU profiles of the gateways; "" off
 }
+
+// scenario is one comparison: an upstream, the direct path to it and the
+// gateways in front of it.
+type scenario struct {
+	name    string   // the RESULT line's tag: http-motan2, http-grpc
+	title   string   // the report's heading
+	targets []string // the target names it measures, in order
+	calls   string   // the upstream protocol, for "<calls> calls/req"
+	// run starts the scenario's processes and measures its targets.
+	run func(ctx context.Context, s *scenario, o options, tmp string, bins binaries) (results, error)
+	// loadLine describes the load of the report's header.
+	loadLine func(o options) string
+	// result is the RESULT line, "" when a gateway was not measured.
+	result func(rs results) string
+}
+
+var scenarios = []*scenario{motan2Scenario, grpcScenario}
+
+func scenarioByName(n string) *scenario {
+	for _, s := range scenarios {
+		if s.name == n {
+			return s
+		}
+	}
+	return nil
+}
+
+// allTargets are the valid -targets names: direct and meshgate are
+// measured in every scenario, agent in http-motan2, grpc-gateway in
+// http-grpc.
+var allTargets = []string{"direct", "meshgate", "agent", "grpc-gateway"}
 
 func main() {
 	os.Exit(run())
@@ -84,13 +123,15 @@ func run() int {
 	}
 	flag.DurationVar(&o.duration, "d", def, "measured run per target (default from BENCH_DURATION, else 10s); whole seconds")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up run per target, not measured")
-	flag.IntVar(&o.threads, "t", 1, "wrk threads; GOMAXPROCS of the direct load generator")
+	flag.IntVar(&o.threads, "t", 1, "wrk threads; GOMAXPROCS of the direct load generators")
 	flag.IntVar(&o.conns, "c", 32, "concurrent connections (wrk) / concurrent callers (direct)")
-	flag.IntVar(&o.upConns, "upstream-conns", 2, "Motan2 connections from each gateway and the direct client to the echo server")
-	targets := flag.String("targets", "direct,meshgate,agent", "paths to measure (comma-separated subset of direct,meshgate,agent); RESULT needs meshgate and agent")
+	flag.IntVar(&o.upConns, "upstream-conns", 2, "http-motan2: Motan2 connections from each gateway and the direct client to the echo server (gRPC clients use one HTTP/2 connection each)")
+	scens := flag.String("scenarios", "http-motan2,http-grpc", "scenarios to run, in this order (comma-separated subset of http-motan2,http-grpc)")
+	targets := flag.String("targets", strings.Join(allTargets, ","), "paths to measure (comma-separated subset of direct,meshgate,agent,grpc-gateway; agent belongs to http-motan2, grpc-gateway to http-grpc); a RESULT line needs meshgate and the scenario's other gateway")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs)")
 	flag.StringVar(&o.agentMod, "agent-modfile", "agent.mod", "go.mod to build the agent with (motan-go's own pins); empty: the module's go.mod")
 	flag.DurationVar(&o.startup, "startup-timeout", 20*time.Second, "how long each server may take to answer correctly")
+	flag.StringVar(&o.profile, "profile", "", "write a CPU profile of meshgate and of grpc-gateway over each measured run into this directory (<scenario>-<target>.pprof; profiling adds to the CPU measured)")
 	flag.Parse()
 	o.duration = o.duration.Round(time.Second)
 	if o.duration < time.Second {
@@ -98,12 +139,30 @@ func run() int {
 	}
 	o.targets = map[string]bool{}
 	for _, t := range strings.Split(*targets, ",") {
-		switch t = strings.TrimSpace(t); t {
-		case "direct", "meshgate", "agent":
-			o.targets[t] = true
-		default:
+		t = strings.TrimSpace(t)
+		if !slices.Contains(allTargets, t) {
 			fmt.Fprintf(os.Stderr, "e2e: unknown target %q\n", t)
 			return 2
+		}
+		o.targets[t] = true
+	}
+	for _, s := range strings.Split(*scens, ",") {
+		s = strings.TrimSpace(s)
+		if scenarioByName(s) == nil {
+			fmt.Fprintf(os.Stderr, "e2e: unknown scenario %q\n", s)
+			return 2
+		}
+		if !slices.Contains(o.scenarios, s) {
+			o.scenarios = append(o.scenarios, s)
+		}
+	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		if abs, err := filepath.Abs(o.profile); err == nil {
+			o.profile = abs
 		}
 	}
 
@@ -132,60 +191,91 @@ func run() int {
 	})
 	defer hard.Stop()
 
-	rep, err := bench(ctx, o, tmp)
+	reps, err := bench(ctx, o, tmp)
 	cleanup()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: FAIL:", err)
 		return 1
 	}
-	if rep != "" {
-		// The RESULT line, last on stdout.
-		fmt.Println(rep)
+	// The RESULT lines, last on stdout.
+	for _, r := range reps {
+		fmt.Println(r)
 	}
 	return 0
 }
 
 // buildTimeout bounds the builds (a cold module and build cache compiles
-// motan-go's dependency tree on 2 cores).
+// motan-go's and grpc-go's dependency trees on 2 cores).
 const buildTimeout = 10 * time.Minute
 
-// expected is how long the run phase should take: startups plus, per
-// target, warm-up, run and the checks around them.
+// measured returns the targets of s that o selects.
+func (o options) measured(s *scenario) []string {
+	var out []string
+	for _, t := range s.targets {
+		if o.targets[t] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// expected is how long the run phase should take: per scenario, startups
+// plus, per target, warm-up, run and the checks around them.
 func expected(o options) time.Duration {
-	return 3*o.startup/2 + time.Duration(len(o.targets))*(o.warmup+o.duration+5*time.Second)
+	var d time.Duration
+	for _, n := range o.scenarios {
+		s := scenarioByName(n)
+		d += 3*o.startup/2 + time.Duration(len(o.measured(s)))*(o.warmup+o.duration+5*time.Second)
+	}
+	return d
 }
 
 type binaries struct {
-	echo, load, agent, meshgate, wrk string
+	echo, load, agent, meshgate, wrk string // http-motan2 (and meshgate, wrk for both)
+	grpcEcho, grpcLoad, grpcGateway  string // http-grpc
 }
 
-// bench builds, starts, measures, prints the table and returns the RESULT
-// line ("" when meshgate or the agent was not measured).
-func bench(ctx context.Context, o options, tmp string) (string, error) {
+// bench builds, then runs each scenario (starting its processes, measuring,
+// printing its table, stopping its processes) and returns the RESULT lines
+// of the scenarios whose two gateways were measured.
+func bench(ctx context.Context, o options, tmp string) ([]string, error) {
 	bins, err := build(ctx, o, tmp)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	limit := 3 * expected(o)
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	res, err := measureAll(ctx, o, tmp, bins)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return "", fmt.Errorf("run phase exceeded %v (3x the expected %v): %w", limit, expected(o), err)
+	var reps []string
+	for i, n := range o.scenarios {
+		s := scenarioByName(n)
+		if len(o.measured(s)) == 0 {
+			logf("%s: no target selected; skipped", s.name)
+			continue
 		}
-		return "", err
+		logf("=== scenario %s: %s", s.name, s.title)
+		started := len(allChildren())
+		rs, err := s.run(ctx, s, o, tmp, bins)
+		if err != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, fmt.Errorf("run phase exceeded %v (3x the expected %v): %w", limit, expected(o), err)
+			}
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		// The next scenario runs without this one's processes.
+		stopFrom(started)
+		if i > 0 {
+			fmt.Println()
+		}
+		printReport(os.Stdout, o, s, bins, rs)
+		if r := s.result(rs); r != "" {
+			reps = append(reps, r)
+		}
 	}
-	printReport(os.Stdout, o, bins, res)
-	mg, ag := res.byName("meshgate"), res.byName("agent")
-	if mg == nil || ag == nil {
-		return "", nil
-	}
-	x, y := mg.gatewayUs(), ag.gatewayUs()
-	return fmt.Sprintf("RESULT http-motan2 meshgate_us=%.1f agent_us=%.1f ratio=%.2f", x, y, y/x), nil
+	return reps, nil
 }
 
-// build compiles the four programs into tmp/bin.
+// build compiles the programs the selected scenarios need into tmp/bin.
 func build(ctx context.Context, o options, tmp string) (binaries, error) {
 	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
@@ -210,18 +300,36 @@ func build(ctx context.Context, o options, tmp string) (binaries, error) {
 	bin := filepath.Join(tmp, "bin")
 	b.echo, b.load = filepath.Join(bin, "echoserver"), filepath.Join(bin, "m2load")
 	b.agent, b.meshgate = filepath.Join(bin, "motanagent"), filepath.Join(bin, "meshgate")
+	b.grpcEcho, b.grpcLoad, b.grpcGateway = filepath.Join(bin, "grpcecho"), filepath.Join(bin, "grpcload"), filepath.Join(bin, "grpcgateway")
 
-	logf("building echoserver and m2load (%s)", benchRoot)
-	if _, _, err := runBounded(ctx, benchRoot, nil, "go", "build", "-o", bin+"/", "./cmd/echoserver", "./cmd/m2load"); err != nil {
-		return b, fmt.Errorf("build: %w", err)
+	motan, grpcs := slices.Contains(o.scenarios, motan2Scenario.name), slices.Contains(o.scenarios, grpcScenario.name)
+	var pkgs []string
+	if motan {
+		pkgs = append(pkgs, "./cmd/echoserver", "./cmd/m2load")
 	}
-	logf("building the motan-go v1.2.0 agent (modfile %q)", o.agentMod)
-	args := []string{"build", "-o", b.agent}
-	if o.agentMod != "" {
-		args = append(args, "-modfile="+o.agentMod)
+	if grpcs {
+		// grpc-gateway v2.28.0, grpc-go and protobuf at this module's
+		// versions (go.mod), the generated code in internal/benchpb.
+		pkgs = append(pkgs, "./cmd/grpcecho", "./cmd/grpcload")
+		if o.targets["grpc-gateway"] {
+			pkgs = append(pkgs, "./cmd/grpcgateway")
+		}
 	}
-	if _, _, err := runBounded(ctx, benchRoot, nil, "go", append(args, "./cmd/motanagent")...); err != nil {
-		return b, fmt.Errorf("build: %w", err)
+	if len(pkgs) > 0 {
+		logf("building %s (%s)", strings.Join(pkgs, " "), benchRoot)
+		if _, _, err := runBounded(ctx, benchRoot, nil, "go", append([]string{"build", "-o", bin + "/"}, pkgs...)...); err != nil {
+			return b, fmt.Errorf("build: %w", err)
+		}
+	}
+	if motan && o.targets["agent"] {
+		logf("building the motan-go v1.2.0 agent (modfile %q)", o.agentMod)
+		args := []string{"build", "-o", b.agent}
+		if o.agentMod != "" {
+			args = append(args, "-modfile="+o.agentMod)
+		}
+		if _, _, err := runBounded(ctx, benchRoot, nil, "go", append(args, "./cmd/motanagent")...); err != nil {
+			return b, fmt.Errorf("build: %w", err)
+		}
 	}
 	if o.targets["meshgate"] {
 		// Built in meshgate's own module, so with its own dependency
@@ -236,14 +344,20 @@ func build(ctx context.Context, o options, tmp string) (binaries, error) {
 
 // target is one measured path.
 type target struct {
-	name  string // direct, meshgate, agent
+	name  string // direct, meshgate, agent, grpc-gateway
 	label string
 	gw    *proc // the gateway process; nil for direct
 	url   string
+	want  string // the exact body the gateway answers url with
+	// direct runs the direct path's load generator (gw == nil).
+	direct func(ctx context.Context, d time.Duration) (loadResult, error)
+	// pprof is the gateway's CPU profile URL without ?seconds (-profile).
+	pprof string
+
 	res   loadResult
 	gwCPU cpuDelta
-	upCPU cpuDelta // echo server
-	calls int64    // echo calls the server counted during the run
+	upCPU cpuDelta // the upstream (echo server)
+	calls int64    // upstream calls the server counted during the run
 
 	other time.Duration // CPU of every other process during the run
 	steal time.Duration // hypervisor steal during the run
@@ -253,7 +367,7 @@ func (t *target) gatewayUs() float64 {
 	return float64(t.gwCPU.best()) / float64(time.Microsecond) / float64(t.res.requests)
 }
 
-func (t *target) echoUs() float64 {
+func (t *target) upstreamUs() float64 {
 	return float64(t.upCPU.best()) / float64(time.Microsecond) / float64(t.res.requests)
 }
 
@@ -268,88 +382,31 @@ func (rs results) byName(n string) *target {
 	return nil
 }
 
-func measureAll(ctx context.Context, o options, tmp string, bins binaries) (results, error) {
-	ports, err := freePorts(6)
-	if err != nil {
-		return nil, err
+// resultLine is the RESULT line comparing meshgate with the gateway named
+// other (key: its name in the line), "" unless both were measured.
+func resultLine(rs results, tag, other, key string) string {
+	mg, ot := rs.byName("meshgate"), rs.byName(other)
+	if mg == nil || ot == nil {
+		return ""
 	}
-	echoAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	agentPort, agentMport, agentHport, agentEport, mgPort := ports[1], ports[2], ports[3], ports[4], ports[5]
+	x, y := mg.gatewayUs(), ot.gatewayUs()
+	return fmt.Sprintf("RESULT %s meshgate_us=%.1f %s_us=%.1f ratio=%.2f", tag, x, key, y, y/x)
+}
 
-	// The harness's own Motan2 client: readiness, reply checks and the
-	// echo server's call counter, never during a measured run.
-	client := motan2.NewClient(echoAddr, motan2.WithConnections(1),
-		motan2.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	defer client.Close()
-
-	logf("starting echo server on %s", echoAddr)
-	echo, err := startProc("echoserver", filepath.Join(tmp, "echoserver.log"), nil, bins.echo, "-addr", echoAddr, "-service", service)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitReady(ctx, echo, o.startup, func() error {
-		if err := dial(echoAddr); err != nil {
-			return err
-		}
-		return checkMotan(ctx, client)
-	}); err != nil {
-		return nil, err
-	}
-
-	var rs results
-	if o.targets["direct"] {
-		rs = append(rs, &target{name: "direct", label: "direct Motan2 (m2load)"})
-	}
-	if o.targets["meshgate"] {
-		cfg := filepath.Join(tmp, "meshgate.yaml")
-		if err := os.WriteFile(cfg, []byte(meshgateConfig(mgPort, echoAddr, o.upConns)), 0o644); err != nil {
-			return nil, err
-		}
-		if out, _, err := runBounded(ctx, tmp, nil, bins.meshgate, "validate", "-c", cfg); err != nil {
-			return nil, fmt.Errorf("meshgate rejects the generated config %s: %w\n%s", cfg, err, out)
-		}
-		logf("starting meshgate on 127.0.0.1:%d", mgPort)
-		p, err := startProc("meshgate", filepath.Join(tmp, "meshgate.log"), nil, bins.meshgate, "run", "-c", cfg)
-		if err != nil {
-			return nil, err
-		}
-		u := fmt.Sprintf("http://127.0.0.1:%d%s", mgPort, routeURL)
-		if err := waitReady(ctx, p, o.startup, func() error { return checkHTTP(u, `"`+echoArg+`"`) }); err != nil {
-			return nil, err
-		}
-		rs = append(rs, &target{name: "meshgate", label: "meshgate HTTP -> Motan2", gw: p, url: u})
-	}
-	if o.targets["agent"] {
-		dir := filepath.Join(tmp, "agent")
-		logf("starting motan-go agent (http proxy 127.0.0.1:%d, files in %s)", agentHport, dir)
-		p, err := startProc("motan-go agent", filepath.Join(tmp, "motanagent.log"), nil, bins.agent,
-			"-bench.dir", dir, "-bench.port", strconv.Itoa(agentPort), "-bench.mport", strconv.Itoa(agentMport),
-			"-bench.hport", strconv.Itoa(agentHport), "-bench.eport", strconv.Itoa(agentEport),
-			"-bench.upstream", echoAddr, "-bench.service", service, "-bench.conns", strconv.Itoa(o.upConns))
-		if err != nil {
-			return nil, err
-		}
-		q := url.Values{"service": {service}, "method": {"echo"}, "arg_type": {"string"}, "arg": {echoArg}}
-		u := fmt.Sprintf("http://127.0.0.1:%d/proxy_to_rpc?%s", agentHport, q.Encode())
-		if err := waitReady(ctx, p, o.startup, func() error { return checkHTTP(u, echoArg) }); err != nil {
-			return nil, err
-		}
-		rs = append(rs, &target{name: "agent", label: "motan-go agent HTTP -> Motan2", gw: p, url: u})
-	}
-
-	for _, t := range rs {
-		if err := measure(ctx, o, bins, echo, client, echoAddr, t); err != nil {
-			return nil, fmt.Errorf("%s: %w", t.label, err)
-		}
-	}
-	return rs, nil
+// upstream is a scenario's echo server as the harness sees it.
+type upstream struct {
+	p *proc
+	// count returns how many echo calls the server has served.
+	count func(context.Context) (int64, error)
+	// check makes one direct call and checks the reply.
+	check func(context.Context) error
 }
 
 // measure runs the warm-up and the measured run of t.
-func measure(ctx context.Context, o options, bins binaries, echo *proc, client *motan2.Client, echoAddr string, t *target) error {
+func measure(ctx context.Context, o options, s *scenario, bins binaries, up upstream, t *target) error {
 	load := func(d time.Duration) (loadResult, error) {
 		if t.gw == nil {
-			return runM2load(ctx, bins.load, o.threads, o.conns, o.upConns, d, echoAddr, service)
+			return t.direct(ctx, d)
 		}
 		return runWrk(ctx, bins.wrk, o.threads, o.conns, d, t.url)
 	}
@@ -363,7 +420,7 @@ func measure(ctx context.Context, o options, bins binaries, echo *proc, client *
 	}
 
 	logf("%s: measuring %v", t.label, o.duration)
-	n0, err := echoCount(ctx, client)
+	n0, err := up.count(ctx)
 	if err != nil {
 		return err
 	}
@@ -373,15 +430,21 @@ func measure(ctx context.Context, o options, bins binaries, echo *proc, client *
 			return err
 		}
 	}
-	e0, err := sampleCPU(echo.pid())
+	e0, err := sampleCPU(up.p.pid())
 	if err != nil {
 		return err
 	}
 	// Our processes and the harness (whose reaped children, the load
 	// generators, would show in its cutime) are not "others".
-	exclude := map[int]bool{os.Getpid(): true, echo.pid(): true}
+	exclude := map[int]bool{os.Getpid(): true, up.p.pid(): true}
 	for _, p := range allChildren() {
 		exclude[p.pid()] = true
+	}
+	var prof chan error
+	if o.profile != "" && t.pprof != "" {
+		prof = make(chan error, 1)
+		file := filepath.Join(o.profile, s.name+"-"+t.name+".pprof")
+		go func() { prof <- fetchProfile(ctx, t.pprof, o.duration, file) }()
 	}
 	m0 := sampleOthers(exclude)
 	r, err := load(o.duration)
@@ -394,23 +457,28 @@ func measure(ctx context.Context, o options, bins binaries, echo *proc, client *
 			return t.gw.failure("gone after the run")
 		}
 	}
-	e1, err := sampleCPU(echo.pid())
+	e1, err := sampleCPU(up.p.pid())
 	if err != nil {
-		return echo.failure("gone after the run")
+		return up.p.failure("gone after the run")
 	}
-	n1, err := echoCount(ctx, client)
+	n1, err := up.count(ctx)
 	if err != nil {
 		return err
+	}
+	if prof != nil {
+		if err := <-prof; err != nil {
+			logf("WARNING: %s: CPU profile: %v", t.label, err)
+		}
 	}
 	if f := r.failed(); f != "" {
 		return fmt.Errorf("%s\n%s", f, r.raw)
 	}
 	t.res, t.gwCPU, t.upCPU, t.calls = r, delta(g0, g1), delta(e0, e1), n1-n0
-	// One Motan2 call per request, give or take the requests in flight
+	// One upstream call per request, give or take the requests in flight
 	// when the load generator stopped: more would be retries, fewer a
 	// cache or a short cut.
 	if per := float64(t.calls) / float64(r.requests); per < 0.99 || per > 1.01 {
-		logf("WARNING: %s: %.3f Motan2 calls per request (%d calls, %d requests)", t.label, per, t.calls, r.requests)
+		logf("WARNING: %s: %.3f %s calls per request (%d calls, %d requests)", t.label, per, s.calls, t.calls, r.requests)
 	}
 	// What every other process on the machine used meanwhile: on a shared
 	// machine, the noise to watch.
@@ -421,16 +489,37 @@ func measure(ctx context.Context, o options, bins binaries, echo *proc, client *
 
 	// The path still answers correctly after the load.
 	if t.gw == nil {
-		return checkMotan(ctx, client)
+		return up.check(ctx)
 	}
-	want := echoArg
-	if t.name == "meshgate" {
-		want = `"` + echoArg + `"`
-	}
-	if err := checkHTTP(t.url, want); err != nil {
+	if err := checkHTTP(t.url, t.want); err != nil {
 		return t.gw.failure("wrong reply after the run: " + err.Error())
 	}
 	return nil
+}
+
+// fetchProfile writes the CPU profile of the next d from url (a
+// net/http/pprof /debug/pprof/profile) to file.
+func fetchProfile(ctx context.Context, url string, d time.Duration, file string) error {
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s?seconds=%d", url, int(d/time.Second)), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	logf("CPU profile: %s", file)
+	return os.WriteFile(file, b, 0o644)
 }
 
 // waitReady polls check until it succeeds, p exits or the timeout passes.
@@ -467,31 +556,6 @@ func dial(addr string) error {
 	return c.Close()
 }
 
-// checkMotan calls echo("hello") directly and checks the reply.
-func checkMotan(ctx context.Context, c *motan2.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	resp, err := c.Call(ctx, &motan2.Request{Service: service, Method: "echo", Args: []motan2.Value{motan2.String(echoArg)}})
-	if err != nil {
-		return err
-	}
-	if resp.Value.Kind() != motan2.KindString || resp.Value.Str() != echoArg {
-		return fmt.Errorf("echo replied %v, want the string %q", resp.Value, echoArg)
-	}
-	return nil
-}
-
-// echoCount asks the echo server how many echo calls it has served.
-func echoCount(ctx context.Context, c *motan2.Client) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	resp, err := c.Call(ctx, &motan2.Request{Service: service, Method: "count"})
-	if err != nil {
-		return 0, fmt.Errorf("echo server count: %w", err)
-	}
-	return resp.Value.Int(), nil
-}
-
 var httpClient = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // checkHTTP GETs u and wants status 200 and exactly body want.
@@ -511,44 +575,27 @@ func checkHTTP(u, want string) error {
 	return nil
 }
 
-// meshgateConfig is meshgate's configuration: one cluster (the echo
-// server) and one route GET /bench/echo?msg=... -> bench.EchoService.echo.
-func meshgateConfig(port int, echoAddr string, conns int) string {
-	return fmt.Sprintf(`# generated by benchmarks/cmd/e2e
-http:
-  listen: 127.0.0.1:%d
-clusters:
-  - name: echo
-    endpoints: [%q]
-    lb: round_robin
-    connections: %d
-routes:
-  - name: bench-echo
-    method: GET
-    path: /bench/echo
-    target:
-      cluster: echo
-      service: %s
-      method: echo
-      timeout: 1s
-    args:
-      - name: msg
-        from: query
-        type: string
-`, port, echoAddr, conns, service)
+// startGateway starts a gateway and waits until url answers want.
+// where says where it listens, for the log.
+func startGateway(ctx context.Context, o options, name, where, logPath string, bin string, args []string, url, want string) (*proc, error) {
+	logf("starting %s (%s)", name, where)
+	p, err := startProc(name, logPath, nil, bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, p, o.startup, func() error { return checkHTTP(url, want) }); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-func printReport(w io.Writer, o options, bins binaries, rs results) {
-	fmt.Fprintf(w, "HTTP -> Motan2 end to end, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+func printReport(w io.Writer, o options, s *scenario, bins binaries, rs results) {
+	fmt.Fprintf(w, "%s end to end, %s\n", s.title, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "machine: %d CPUs (%s), %s, Go %s, %s\n", runtime.NumCPU(), cpuModel(), kernel(), goVersion(), wrkVersion(bins.wrk))
-	fmt.Fprintf(w, "load: wrk -t%d -c%d -d%s --latency (direct: m2load, %d callers, GOMAXPROCS=%d); warm-up %v; %d Motan2 connections per client\n",
-		o.threads, o.conns, wrkDuration(o.duration), o.conns, o.threads, o.warmup, o.upConns)
+	fmt.Fprintln(w, "load: "+s.loadLine(o))
 	fmt.Fprintln(w, "CPU: /proc/<pid>/task/*/schedstat around the measured run, divided by the requests completed")
 	fmt.Fprintln(w)
-	var direct *target
-	if d := rs.byName("direct"); d != nil {
-		direct = d
-	}
+	direct := rs.byName("direct")
 	// Numbers align right; labels, padded to one width, read left-aligned.
 	width := len("target")
 	for _, t := range rs {
@@ -556,7 +603,7 @@ func printReport(w io.Writer, o options, bins binaries, rs results) {
 	}
 	pad := func(s string) string { return s + strings.Repeat(" ", width-len(s)) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, pad("target")+"\trps\tp50\tp99\tgateway CPU µs/req\techo-server CPU µs/req\tload-gen CPU µs/req\tMotan2 calls/req\trps vs direct\t")
+	fmt.Fprintln(tw, pad("target")+"\trps\tp50\tp99\tgateway CPU µs/req\techo-server CPU µs/req\tload-gen CPU µs/req\t"+s.calls+" calls/req\trps vs direct\t")
 	for _, t := range rs {
 		gw := "-"
 		if t.gw != nil {
@@ -567,7 +614,7 @@ func printReport(w io.Writer, o options, bins binaries, rs results) {
 			ratio = fmt.Sprintf("%.2f", t.res.rps/direct.res.rps)
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.1f\t%.1f\t%.3f\t%s\t\n", pad(t.label), t.res.rps,
-			fmtLatency(t.res.p50), fmtLatency(t.res.p99), gw, t.echoUs(),
+			fmtLatency(t.res.p50), fmtLatency(t.res.p99), gw, t.upstreamUs(),
 			float64(t.res.loaderCPU)/float64(time.Microsecond)/float64(t.res.requests),
 			float64(t.calls)/float64(t.res.requests), ratio)
 	}

@@ -314,3 +314,13 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// stopFrom stops the children started after the first n, newest first.
+func stopFrom(n int) {
+	children.Lock()
+	list := append([]*proc(nil), children.list[min(n, len(children.list)):]...)
+	children.Unlock()
+	for i := len(list) - 1; i >= 0; i-- {
+		list[i].stop()
+	}
+}

@@ -1,8 +1,9 @@
-// Package m2report is the JSON line the direct Motan2 load generator
-// (cmd/m2load) prints and the harness (cmd/e2e) reads.
+// Package m2report is the JSON line the direct load generators of the
+// end-to-end benchmark (cmd/m2load for Motan2, cmd/grpcload for gRPC)
+// print and the harness (cmd/e2e) reads.
 package m2report
 
-// Result is one m2load run.
+// Result is one m2load or grpcload run.
 type Result struct {
 	Requests   int64   `json:"requests"`
 	Errors     int64   `json:"errors"`
