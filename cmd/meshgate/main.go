@@ -1,6 +1,7 @@
 // Command meshgate is the meshgate gateway binary and its tools.
 //
-//	meshgate run [-c FILE] [flags]                serve (embedded default without -c)
+//	meshgate run [-c FILE] [flags]                serve (embedded default without -c);
+//	                                              SIGHUP reloads the configuration
 //	meshgate validate -c FILE                     check a configuration
 //	meshgate motan2 decode [flags] FILE|-         print a Motan2 frame as JSON
 //	meshgate motan2 call [flags] ADDR SERVICE METHOD [ARGS]
@@ -26,8 +27,12 @@ const usage = `meshgate — protocol-translation gateway for Motan2 service mesh
 
 Usage:
   meshgate run [-c FILE] [--http-addr ADDR] [--grpc-addr ADDR] [--demo-addr ADDR]
+               [--admin-addr ADDR|off] [--watch[=INTERVAL]]
         Serve. Without -c, the embedded default: HTTP on 127.0.0.1:8080 in
-        front of the built-in demo Motan2 service on 127.0.0.1:9981.
+        front of the built-in demo Motan2 service on 127.0.0.1:9981. The
+        management API listens on 127.0.0.1:8002 (docs/admin.md). SIGHUP,
+        POST /reload and, with --watch, a change of FILE reload the
+        configuration; the one in force serves until the new one is built.
   meshgate validate -c FILE
         Check a configuration file and exit (status 1 if invalid).
   meshgate motan2 decode [--pb-types KINDS] [--hex] [--compact] FILE|-

@@ -226,7 +226,7 @@ func TestRunAndCall(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"run", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--demo-addr", "127.0.0.1:0"}, nil, pw, io.Discard)
+		done <- run(ctx, []string{"run", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--demo-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, nil, pw, io.Discard)
 		pw.Close()
 	}()
 	br := bufio.NewReader(pr)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,9 +12,12 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
 
+	"github.com/meshgate/meshgate/gateway/admin"
 	"github.com/meshgate/meshgate/gateway/assembly"
 	"github.com/meshgate/meshgate/gateway/config"
 	"github.com/meshgate/meshgate/internal/demo"
@@ -23,23 +27,35 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Disca
 
 // cmdRun starts meshgate from -c FILE or, without one, from the embedded
 // default. It serves until ctx ends (SIGINT/SIGTERM in main), then shuts
-// down gracefully within --shutdown-timeout.
+// down gracefully within --shutdown-timeout. SIGHUP, POST /reload on the
+// management API and, with --watch or admin.watch, a change of FILE's
+// content reload the configuration (reload.go).
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("c", "", "configuration file (default: the embedded default)")
-	httpAddr := fs.String("http-addr", "", "override http.listen")
-	demoAddr := fs.String("demo-addr", "", "override demo.listen (the built-in demo Motan2 service)")
-	grpcAddr := fs.String("grpc-addr", "", "override grpc.listen")
+	var o overrides
+	fs.StringVar(&o.http, "http-addr", "", "override http.listen")
+	fs.StringVar(&o.demo, "demo-addr", "", "override demo.listen (the built-in demo Motan2 service)")
+	fs.StringVar(&o.grpc, "grpc-addr", "", "override grpc.listen")
+	fs.StringVar(&o.admin, "admin-addr", "", "override admin.listen, the management API (\"off\" turns it off)")
+	fs.Var(&o.watch, "watch", "reload -c FILE when its content changes, polling every 2s (--watch=DURATION sets the interval, --watch=0 turns admin.watch off)")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests may run after SIGINT/SIGTERM")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if len(pos) > 0 {
+		return usageErr("run: unexpected argument %q (flags with a value: --watch=2s)", pos[0])
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageErr("run: --log-level: %v", err)
+	}
+	if o.watch.set && o.watch.every > 0 && *file == "" {
+		return usageErr("run: --watch needs -c FILE: the embedded default never changes")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if os.Getenv("GOGC") == "" {
@@ -49,33 +65,51 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		// request (benchmarks/RESULTS.md). GOGC in the environment wins.
 		debug.SetGCPercent(400)
 	}
-	cfg, err := loadConfig(*file)
+	// SIGHUP reloads; registered before anything serves, so that a SIGHUP
+	// never kills a running gateway.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	cfg, data, err := readConfig(*file)
 	if err != nil {
 		return err
 	}
-	if *httpAddr != "" {
-		cfg.HTTP.Listen = *httpAddr
-	}
-	if *grpcAddr != "" {
-		if cfg.GRPC == nil {
-			return usageErr("run: --grpc-addr: the configuration has no grpc section")
-		}
-		cfg.GRPC.Listen = *grpcAddr
-	}
-	if *demoAddr != "" {
-		if cfg.Demo == nil {
-			return usageErr("run: --demo-addr: the configuration has no demo section")
-		}
-		cfg.Demo.Listen = *demoAddr
+	if err := o.apply(cfg, true); err != nil {
+		return err
 	}
 	gw, err := assembly.Start(cfg, logger)
 	if err != nil {
 		return err
 	}
+	rl := &reloader{file: *file, o: &o, gw: gw, log: logger, lastHash: sha256.Sum256(data)}
+	var adm *admin.Server
+	stopWatch := func() {}
+	// stop ends what triggers reloads first (the watch, the API), then
+	// the gateway.
+	stop := func(d time.Duration) error {
+		stopWatch()
+		sctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		if adm != nil {
+			adm.Shutdown(sctx)
+		}
+		return gw.Shutdown(sctx)
+	}
+	if cfg.Admin.Enabled() {
+		adm = admin.New(admin.Options{Gateway: gw, Token: cfg.Admin.Token, Version: version,
+			Logger: logger.With("component", "admin"),
+			Reload: func(_ context.Context, body []byte) (admin.Generation, error) { return rl.reload("admin API", body) }})
+		if err := adm.Start(cfg.Admin.Listen); err != nil {
+			adm = nil
+			stop(*drain)
+			return fmt.Errorf("run: management API: %w (set admin.listen or --admin-addr, or turn it off with admin: {listen: off})", err)
+		}
+	}
 	if *pprofAddr != "" {
 		stopProfiles, err := serveProfiles(*pprofAddr, logger)
 		if err != nil {
-			gw.Shutdown(context.Background())
+			stop(*drain)
 			return fmt.Errorf("run: --pprof-addr: %w", err)
 		}
 		defer stopProfiles()
@@ -87,33 +121,146 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if a := gw.Motan2Addr(); a != nil {
 		logger.Info("meshgate: Motan2 ingress", "addr", a.String(), "routes", len(cfg.Motan2Routes))
 	}
+	if adm != nil {
+		logger.Info("meshgate: management API", "addr", adm.Addr().String(), "token", cfg.Admin.Token != "")
+	}
 	if a := gw.DemoAddr(); a != nil {
 		logger.Info("meshgate: built-in demo Motan2 service", "addr", a.String())
 		fmt.Fprintf(stdout, "try: curl http://%s/v1/hello/world\n", gw.HTTPAddr())
 		fmt.Fprintf(stdout, "try: meshgate motan2 call %s %s hello '[\"world\"]'\n", a, demo.Service)
 	}
-	select {
-	case err := <-gw.Err():
-		sctx, cancel := context.WithTimeout(context.Background(), *drain)
-		defer cancel()
-		gw.Shutdown(sctx)
-		return err
-	case <-ctx.Done():
+	if every := cfg.Admin.Watch; every > 0 && *file != "" {
+		wctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			rl.watch(wctx, every)
+		}()
+		stopWatch = func() { cancel(); <-done }
+		logger.Info("meshgate: watching the configuration file", "file", *file, "every", every)
+	}
+serve:
+	for {
+		select {
+		case err := <-gw.Err():
+			stop(*drain)
+			return err
+		case <-hup:
+			rl.reload("SIGHUP", nil)
+		case <-ctx.Done():
+			break serve
+		}
 	}
 	logger.Info("meshgate: shutting down", "timeout", *drain)
-	sctx, cancel := context.WithTimeout(context.Background(), *drain)
-	defer cancel()
-	if err := gw.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := stop(*drain); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return nil
 }
 
-func loadConfig(file string) (*config.Config, error) {
-	if file == "" {
-		return config.Default(), nil
+// overrides are the run flags that replace configuration values; they
+// apply to the configuration loaded at start and to every reloaded one, so
+// that a reload does not see them as listener changes.
+type overrides struct {
+	http, demo, grpc, admin string
+	watch                   watchFlag
+}
+
+// apply sets the overridden values in cfg. At start (strict) a flag for a
+// section the configuration lacks is a usage error; on a reload the
+// section is left absent, and the reload refuses the configuration.
+func (o *overrides) apply(cfg *config.Config, strict bool) error {
+	if o.http != "" {
+		cfg.HTTP.Listen = o.http
 	}
-	return config.Load(file)
+	if o.grpc != "" {
+		if cfg.GRPC != nil {
+			cfg.GRPC.Listen = o.grpc
+		} else if strict {
+			return usageErr("run: --grpc-addr: the configuration has no grpc section")
+		}
+	}
+	if o.demo != "" {
+		if cfg.Demo != nil {
+			cfg.Demo.Listen = o.demo
+		} else if strict {
+			return usageErr("run: --demo-addr: the configuration has no demo section")
+		}
+	}
+	if o.admin != "" {
+		cfg.Admin.Listen = o.admin
+	}
+	if o.watch.set {
+		cfg.Admin.Watch = o.watch.every
+	}
+	if strict && (o.admin != "" || o.watch.set) {
+		// The flags bypass the file's validation of the admin section.
+		a := cfg.Admin
+		if a.Enabled() {
+			host, _, err := net.SplitHostPort(a.Listen)
+			if err != nil {
+				return usageErr("run: --admin-addr: %q is not a host:port address (or off)", a.Listen)
+			}
+			if !config.IsLoopback(host) && a.Token == "" {
+				return usageErr("run: --admin-addr: %q is not a loopback address and admin.token is not set", a.Listen)
+			}
+		}
+		if a.Watch != 0 && a.Watch < config.MinWatch {
+			return usageErr("run: --watch: at least %v", config.MinWatch)
+		}
+	}
+	return nil
+}
+
+// watchFlag is --watch: alone, poll every DefaultWatch; --watch=DURATION
+// sets the interval; --watch=0 or --watch=false turns admin.watch off.
+type watchFlag struct {
+	every time.Duration
+	set   bool
+}
+
+// DefaultWatch is the interval of a bare --watch.
+const DefaultWatch = 2 * time.Second
+
+func (w *watchFlag) String() string {
+	if w == nil || !w.set {
+		return ""
+	}
+	return w.every.String()
+}
+
+func (w *watchFlag) Set(s string) error {
+	switch s {
+	case "true":
+		w.every = DefaultWatch
+	case "false":
+		w.every = 0
+	default:
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration such as 2s, got %q", s)
+		}
+		w.every = d
+	}
+	w.set = true
+	return nil
+}
+
+// IsBoolFlag lets --watch stand alone.
+func (w *watchFlag) IsBoolFlag() bool { return true }
+
+// readConfig loads file (the embedded default when file is "") and
+// returns the bytes it was parsed from.
+func readConfig(file string) (*config.Config, []byte, error) {
+	if file == "" {
+		return config.Default(), config.DefaultYAML, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := config.Parse(file, data)
+	return cfg, data, err
 }
 
 // cmdValidate checks a configuration without serving.

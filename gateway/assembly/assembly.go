@@ -1,5 +1,11 @@
 // Package assembly builds a running gateway from a configuration: it is
 // the one place that wires ingresses to upstream plugins.
+//
+// A running Gateway serves one configuration generation at a time (a
+// Built: routes, filter chains, clusters, schemas) and replaces it as a
+// transaction on Reload (generation.go): the whole new generation is
+// built first, then swapped into every ingress, and the old one is closed
+// once no call can use it any more.
 package assembly
 
 import (
@@ -13,6 +19,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshgate/meshgate/descriptors"
@@ -26,8 +33,10 @@ import (
 	"github.com/meshgate/meshgate/translate"
 )
 
-// Gateway is a running meshgate: listeners, clusters, schema refreshers
-// and, when configured, the built-in demo service.
+// Gateway is a running meshgate: listeners, the configuration generation
+// in force (routes, chains, clusters, schema refreshers), the generations
+// it replaced that are still draining, and, when configured, the built-in
+// demo service.
 type Gateway struct {
 	http     *ingress.HTTP
 	httpLn   net.Listener
@@ -37,37 +46,63 @@ type Gateway struct {
 	grpcLn   net.Listener
 	demo     *motan2.Server
 	demoLn   net.Listener
-	built    *Built
+	demoAddr string
 	env      *gateway.FilterEnv
 	errc     chan error
 	log      *slog.Logger
+	started  time.Time
 
-	stopRefresh context.CancelFunc
-	refreshDone sync.WaitGroup
-	rebuildMu   sync.Mutex // serializes HTTP snapshot rebuilds
+	// cur is the generation in force. It changes only with swapMu held.
+	cur atomic.Pointer[generation]
+	// reloadMu serializes Reload and Shutdown.
+	reloadMu sync.Mutex
+	shut     bool // guarded by reloadMu
+	// swapMu serializes what publishes snapshots to the ingresses: the
+	// swap of a reload and the HTTP rebuilds that follow schema refreshes.
+	swapMu sync.Mutex
+	// reflection are the registries gRPC server reflection reads besides
+	// the routes' schemas: slots mirroring the schemas of the generation
+	// in force (publishSchemas), since the ingress takes its list once.
+	reflection []*descriptors.Registry
+	mirrored   []*descriptors.Snapshot // what each slot was given, guarded by swapMu
+
+	// retiring are the replaced generations not closed yet; stopping is
+	// closed by Shutdown to close them at once.
+	retireMu    sync.Mutex
+	retiring    map[*generation]struct{}
+	retireWG    sync.WaitGroup
+	stopping    chan struct{}
+	closedGens  atomic.Int64 // replaced generations closed so far
+	reloadGrace time.Duration
 }
 
+// reflectionSlack is how many more schemas than the first configuration
+// has a reload may bring and still have gRPC reflection serve the
+// services routed without a schema of their own.
+const reflectionSlack = 8
+
 // Start binds the configured listeners, builds routes and clusters, loads
-// schemas and starts serving. Bind and schema errors are returned before
-// anything serves.
+// schemas and starts serving generation 1. Bind and schema errors are
+// returned before anything serves.
 func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{log: log, errc: make(chan error, 4)}
-	demoAddr := ""
+	g := &Gateway{log: log, errc: make(chan error, 4), started: time.Now(),
+		retiring: map[*generation]struct{}{}, stopping: make(chan struct{}), reloadGrace: ReloadGrace}
 	if cfg.Demo != nil {
 		l, err := net.Listen("tcp", cfg.Demo.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("demo service: %w", err)
 		}
-		g.demoLn, demoAddr = l, l.Addr().String()
+		g.demoLn, g.demoAddr = l, l.Addr().String()
 		g.demo = &motan2.Server{Handler: demo.Mux(), Logger: log.With("component", "demo")}
 	}
 	g.env = gateway.NewFilterEnv()
-	built, err := Build(cfg, demoAddr, g.env, log)
+	built, err := Build(cfg, g.demoAddr, g.env, log)
 	if err != nil {
 		g.closeListeners()
 		return nil, err
 	}
-	g.built = built
+	gen := g.newGeneration(1, cfg, built)
+	g.cur.Store(gen)
 	fail := func(what string, err error) (*Gateway, error) {
 		g.closeListeners()
 		built.Close()
@@ -99,9 +134,14 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			return fail("grpc", err)
 		}
 		g.grpcLn = l
+		g.reflection = make([]*descriptors.Registry, len(cfg.Schemas)+reflectionSlack)
+		g.mirrored = make([]*descriptors.Snapshot, len(g.reflection))
+		for i := range g.reflection {
+			g.reflection[i] = new(descriptors.Registry)
+		}
 		g.grpc = ingress.NewGRPC(built.GRPC, ingress.GRPCOptions{
 			TLS: tlsCfg, MaxRecvMsgSize: gc.MaxRecvMsgBytes, MaxConcurrentStreams: uint32(gc.MaxConcurrentStreams),
-			Reflection: *gc.Reflection, Schemas: built.schemaList(),
+			Reflection: *gc.Reflection, Schemas: g.reflection,
 			Logger: log.With("component", "grpc"),
 		})
 	}
@@ -116,6 +156,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		MaxConnections: cfg.HTTP.MaxConnections, RequestIDHeader: cfg.HTTP.RequestIDHeader,
 		Logger: log.With("component", "http"),
 	})
+	g.publishSchemas(gen)
 	if g.demo != nil {
 		go func() { g.errc <- serveErr("demo service", g.demo.Serve(g.demoLn), motan2.ErrServerClosed) }()
 	}
@@ -126,39 +167,66 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		go func() { g.errc <- serveErr("grpc", g.grpc.Serve(g.grpcLn), nil) }()
 	}
 	go func() { g.errc <- serveErr("http", g.http.Serve(l), nil) }()
-	g.startRefreshers()
+	g.startRefreshers(gen)
 	return g, nil
 }
 
-// schemaList returns the registries of every schema, for gRPC reflection.
-func (b *Built) schemaList() []*descriptors.Registry {
+// schemaNames returns the names of the schemas, sorted.
+func (b *Built) schemaNames() []string {
 	names := make([]string, 0, len(b.Schemas))
 	for n := range b.Schemas {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	regs := make([]*descriptors.Registry, len(names))
-	for i, n := range names {
-		regs[i] = b.Schemas[n]
-	}
-	return regs
+	return names
 }
 
-// startRefreshers reloads reflection-sourced schemas in the background: a
-// schema not loaded at start is retried every few seconds until it loads,
-// then every refresh interval. Each published schema rebuilds the HTTP
-// routes, so annotations an upstream adds become routes.
-func (g *Gateway) startRefreshers() {
+// publishSchemas points the reflection slots at the snapshots of gen's
+// schemas (an empty snapshot for slots left over). Called with swapMu
+// held, or before serving.
+func (g *Gateway) publishSchemas(gen *generation) {
+	if len(g.reflection) == 0 {
+		return
+	}
+	names := gen.built.schemaNames()
+	if len(names) > len(g.reflection) {
+		g.log.Warn("gRPC reflection serves the services routed without a schema from the first schemas only; restart to serve all",
+			"schemas", len(names), "slots", len(g.reflection))
+	}
+	for i, slot := range g.reflection {
+		var snap *descriptors.Snapshot
+		if i < len(names) {
+			snap = gen.built.Schemas[names[i]].Current()
+		}
+		if snap == nil {
+			snap = emptySchema
+		}
+		if g.mirrored[i] != snap { // Swap publishes a copy: compare the originals
+			g.mirrored[i] = snap
+			slot.Swap(snap)
+		}
+	}
+}
+
+// emptySchema fills the reflection slots no schema uses.
+var emptySchema, _ = descriptors.NewSnapshot("none", nil)
+
+// startRefreshers reloads gen's reflection-sourced schemas in the
+// background: a schema not loaded at start is retried every few seconds
+// until it loads, then every refresh interval. Each published schema
+// rebuilds the HTTP routes, so annotations an upstream adds become
+// routes. They stop when gen is replaced.
+func (g *Gateway) startRefreshers(gen *generation) {
 	ctx, cancel := context.WithCancel(context.Background())
-	g.stopRefresh = cancel
-	for _, r := range g.built.sources {
+	gen.stopRefresh = cancel
+	for _, r := range gen.built.sources {
 		if r.refresh <= 0 {
 			continue
 		}
-		g.refreshDone.Add(1)
+		gen.refreshDone.Add(1)
 		go func() {
-			defer g.refreshDone.Done()
-			g.refreshLoop(ctx, r)
+			defer gen.refreshDone.Done()
+			g.refreshLoop(ctx, gen, r)
 		}()
 	}
 }
@@ -167,7 +235,7 @@ func (g *Gateway) startRefreshers() {
 // retried.
 const unloadedRetry = 3 * time.Second
 
-func (g *Gateway) refreshLoop(ctx context.Context, r *schemaSource) {
+func (g *Gateway) refreshLoop(ctx context.Context, gen *generation, r *schemaSource) {
 	for {
 		wait := r.refresh
 		if !r.loaded {
@@ -188,38 +256,45 @@ func (g *Gateway) refreshLoop(ctx context.Context, r *schemaSource) {
 			continue
 		}
 		r.loaded = true
-		g.rebuildHTTP()
+		g.rebuildHTTP(gen)
 	}
 }
 
-// ReloadSchema loads the named schema again from its source and, when it
-// loads, publishes it and rebuilds the HTTP routes. When it fails, the
-// schema in force keeps serving and the error says why. Requests in
-// flight finish on the snapshot they started with.
+// ReloadSchema loads the named schema of the generation in force again
+// from its source and, when it loads, publishes it and rebuilds the HTTP
+// routes. When it fails, the schema in force keeps serving and the error
+// says why. Requests in flight finish on the snapshot they started with.
 func (g *Gateway) ReloadSchema(name string) error {
-	for _, r := range g.built.sources {
+	gen := g.cur.Load()
+	for _, r := range gen.built.sources {
 		if r.name == name {
 			if err := r.reg.Reload(r.load); err != nil {
 				return err
 			}
-			g.rebuildHTTP()
+			g.rebuildHTTP(gen)
 			return nil
 		}
 	}
 	return fmt.Errorf("no schema named %q", name)
 }
 
-// rebuildHTTP recompiles the HTTP routes against the schemas in force and
-// swaps them in; requests in flight finish on the old routes.
-func (g *Gateway) rebuildHTTP() {
-	g.rebuildMu.Lock()
-	defer g.rebuildMu.Unlock()
-	snap, err := g.built.buildHTTP(slog.LevelDebug)
+// rebuildHTTP recompiles gen's HTTP routes against the schemas in force
+// and swaps them in, unless gen has been replaced meanwhile (its routes
+// are no longer served); requests in flight finish on the old routes.
+func (g *Gateway) rebuildHTTP(gen *generation) {
+	g.swapMu.Lock()
+	defer g.swapMu.Unlock()
+	if g.cur.Load() != gen {
+		return
+	}
+	view, err := gen.built.buildHTTP(slog.LevelDebug)
 	if err != nil {
 		g.log.Error("HTTP routes not rebuilt after a schema change; the routes in force keep serving", "error", err)
 		return
 	}
-	g.http.Swap(snap)
+	gen.built.httpView.Store(view)
+	g.http.Swap(view.snap)
+	g.publishSchemas(gen)
 }
 
 func serveErr(what string, err, closed error) error {
@@ -248,16 +323,26 @@ func addrOf(l net.Listener) net.Addr {
 	return l.Addr()
 }
 
-// Schema returns the registry of the named schema, or nil.
-func (g *Gateway) Schema(name string) *descriptors.Registry { return g.built.Schemas[name] }
+// Schema returns the registry of the named schema of the generation in
+// force, or nil.
+func (g *Gateway) Schema(name string) *descriptors.Registry { return g.cur.Load().built.Schemas[name] }
 
 // Err receives the error of a listener that stopped serving on its own.
 func (g *Gateway) Err() <-chan error { return g.errc }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
-// then stops schema refreshes and closes upstream connections and the
-// demo service.
+// then stops schema refreshes and closes the upstream connections of
+// every generation and the demo service. Reloads are refused from the
+// moment it is called.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.reloadMu.Lock()
+	if g.shut {
+		g.reloadMu.Unlock()
+		return nil
+	}
+	g.shut = true
+	g.reloadMu.Unlock()
+
 	err := g.http.Shutdown(ctx)
 	keep := func(e error) {
 		if err == nil {
@@ -270,11 +355,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if g.grpc != nil {
 		keep(g.grpc.Shutdown(ctx))
 	}
-	if g.stopRefresh != nil {
-		g.stopRefresh()
-		g.refreshDone.Wait()
-	}
-	g.built.Close()
+	// The ingresses no longer call anything: close what drains at once.
+	close(g.stopping)
+	g.retireWG.Wait()
+	gen := g.cur.Load()
+	gen.stopRefreshers()
+	gen.built.Close()
 	if g.demo != nil {
 		keep(g.demo.Shutdown(ctx))
 	}
@@ -300,8 +386,21 @@ type Built struct {
 	cfg *config.Config
 	log *slog.Logger
 	env *gateway.FilterEnv
+	// track counts the calls in the generation's route chains and closes
+	// them to late calls once the generation is closed (generation.go).
+	track *tracker
 	// invokers are the clusters, each behind its cluster filter chain.
 	invokers map[string]gateway.Invoker
+	// endpoints report each cluster's endpoints, for the admin API.
+	endpoints map[string]func() []upstream.EndpointState
+	// chains are the route chains (each under its tracker) by route key,
+	// to forward a late call to the generation that replaced this one.
+	chains map[string]gateway.Invoker
+	// httpView is the HTTP snapshot in force with what each route was
+	// built from; replaced when a schema refresh rebuilds the routes.
+	httpView atomic.Pointer[httpView]
+	// motan2Routes are the Motan2 routes in configuration order.
+	motan2Routes []*ingress.Motan2Route
 	// httpChains and transcodeChains are the route chains of cfg.Routes and
 	// cfg.Transcoding, by index, built once per generation so that a route
 	// rebuild after a schema refresh keeps the filters' state.
@@ -320,8 +419,10 @@ type schemaSource struct {
 	loaded  bool // touched only by the source's refresh goroutine
 }
 
-// Close closes every cluster.
+// Close closes every cluster. Calls that reach a route chain afterwards
+// are not sent to the closed clusters (see tracker).
 func (b *Built) Close() {
+	b.track.close()
 	for _, c := range b.closers {
 		c()
 	}
@@ -332,7 +433,9 @@ func (b *Built) Close() {
 // "demo" endpoint name. A schema from reflection that cannot be loaded yet
 // is not an error: its routes appear when a background refresh loads it.
 func Build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, log *slog.Logger) (*Built, error) {
-	b := &Built{cfg: cfg, log: log, env: env, invokers: map[string]gateway.Invoker{}, Schemas: map[string]*descriptors.Registry{}}
+	b := &Built{cfg: cfg, log: log, env: env, track: newTracker(), invokers: map[string]gateway.Invoker{},
+		endpoints: map[string]func() []upstream.EndpointState{}, chains: map[string]gateway.Invoker{},
+		Schemas: map[string]*descriptors.Registry{}}
 	grpcClusters := map[string]*upstream.GRPCCluster{}
 	for _, cc := range cfg.Clusters {
 		eps := make([]string, len(cc.Endpoints))
@@ -360,6 +463,7 @@ func Build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, log *slo
 				return nil, fmt.Errorf("cluster %s: %w", cc.Name, err)
 			}
 			grpcClusters[cc.Name], b.invokers[cc.Name] = c, c
+			b.endpoints[cc.Name] = c.EndpointStates
 			b.closers = append(b.closers, c.Close)
 			continue
 		}
@@ -373,6 +477,7 @@ func Build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, log *slo
 			},
 		})
 		b.invokers[cc.Name] = c
+		b.endpoints[cc.Name] = c.EndpointStates
 		b.closers = append(b.closers, c.Close)
 	}
 	if err := b.loadSchemas(grpcClusters, log); err != nil {
@@ -396,10 +501,13 @@ func Build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, log *slo
 			return nil, err
 		}
 	}
-	if b.HTTP, err = b.buildHTTP(slog.LevelWarn); err != nil {
+	view, err := b.buildHTTP(slog.LevelWarn)
+	if err != nil {
 		b.Close()
 		return nil, err
 	}
+	b.HTTP = view.snap
+	b.httpView.Store(view)
 	var m2routes []*ingress.Motan2Route
 	for i, rc := range cfg.Motan2Routes {
 		chain, err := b.routeChain("motan2_routes", i, rc.Name, rc.Target.Cluster, rc.Filters)
@@ -419,6 +527,7 @@ func Build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, log *slo
 		}
 		m2routes = append(m2routes, r)
 	}
+	b.motan2Routes = m2routes
 	b.Motan2 = ingress.NewMotan2Snapshot(m2routes)
 	var groutes []*gateway.GRPCRoute
 	for i, rc := range cfg.GRPCRoutes {
@@ -461,7 +570,7 @@ func (b *Built) buildChains() error {
 }
 
 // routeChain builds a route's chain (its own filters, or filters.default)
-// in front of its cluster's.
+// in front of its cluster's, under the generation's tracker.
 func (b *Built) routeChain(section string, i int, route, cluster string, list []config.Filter) (gateway.Invoker, error) {
 	if list == nil {
 		list = b.cfg.Filters.Default
@@ -470,7 +579,13 @@ func (b *Built) routeChain(section string, i int, route, cluster string, list []
 	if err != nil {
 		return nil, fmt.Errorf("%s[%d] (%s): %w", section, i, route, err)
 	}
-	return gateway.Chain(b.invokers[cluster], fs...), nil
+	key := section + "/" + route
+	for n := 2; b.chains[key] != nil; n++ {
+		key = fmt.Sprintf("%s/%s#%d", section, route, n)
+	}
+	chain := &tracked{t: b.track, key: key, route: route, next: gateway.Chain(b.invokers[cluster], fs...)}
+	b.chains[key] = chain
+	return chain, nil
 }
 
 func (b *Built) filters(scope, route, cluster string, list []config.Filter) ([]gateway.Filter, error) {
@@ -548,15 +663,31 @@ func (b *Built) loadSchemas(grpcClusters map[string]*upstream.GRPCCluster, log *
 	return nil
 }
 
+// httpView is an HTTP snapshot and, for each of its routes (by index),
+// where it comes from.
+type httpView struct {
+	snap   *ingress.Snapshot
+	origin []httpOrigin
+}
+
+// httpOrigin is what an HTTP route was built from: its method and path
+// template, and routes[index] or transcoding[index] of the configuration.
+type httpOrigin struct {
+	method, path string
+	transcoded   bool
+	index        int
+}
+
 // buildHTTP compiles the HTTP routes: the explicit ones of the
 // configuration and the ones transcoding generates from the schemas in
 // force. An explicit route overrides a generated one with the same method
 // and path. Methods that get no route are logged at level (warnings at
 // start, debug on the rebuilds that follow schema refreshes).
-func (b *Built) buildHTTP(level slog.Level) (*ingress.Snapshot, error) {
+func (b *Built) buildHTTP(level slog.Level) (*httpView, error) {
 	cfg := b.cfg
 	rb := &routes.Builder{}
 	snap := &ingress.Snapshot{}
+	view := &httpView{snap: snap}
 	explicit := map[[2]string]bool{}
 	for i, rc := range cfg.Routes {
 		r := &gateway.Route{
@@ -588,6 +719,7 @@ func (b *Built) buildHTTP(level slog.Level) (*ingress.Snapshot, error) {
 		}
 		explicit[[2]string{rc.Method, rc.Path}] = true
 		snap.Routes = append(snap.Routes, r)
+		view.origin = append(view.origin, httpOrigin{method: rc.Method, path: rc.Path, index: i})
 	}
 	for i, tc := range cfg.Transcoding {
 		if b.Schemas[tc.Schema].Current() == nil {
@@ -619,6 +751,7 @@ func (b *Built) buildHTTP(level slog.Level) (*ingress.Snapshot, error) {
 				return nil, fmt.Errorf("transcoding schema %s: route %s: %w", tc.Schema, g.Route.Name, err)
 			}
 			snap.Routes = append(snap.Routes, g.Route)
+			view.origin = append(view.origin, httpOrigin{method: g.HTTPMethod, path: g.Path, transcoded: true, index: i})
 		}
 	}
 	table, err := rb.Build()
@@ -626,7 +759,7 @@ func (b *Built) buildHTTP(level slog.Level) (*ingress.Snapshot, error) {
 		return nil, err
 	}
 	snap.Table = table
-	return snap, nil
+	return view, nil
 }
 
 // clientTLS builds a gRPC cluster's TLS configuration (nil: plaintext h2c).

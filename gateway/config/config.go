@@ -60,6 +60,8 @@ type Config struct {
 	Transcoding []Transcoding `yaml:"transcoding"`
 	// Filters are the governance chains' defaults (docs/filters.md).
 	Filters Filters `yaml:"filters"`
+	// Admin is the management API (docs/admin.md).
+	Admin Admin `yaml:"admin"`
 
 	// protocols maps cluster names to protocols, for validation.
 	protocols map[string]string
@@ -90,6 +92,30 @@ type HTTP struct {
 	// response; a missing id is generated (default X-Request-Id).
 	RequestIDHeader string `yaml:"request_id_header"`
 }
+
+// Admin configures the management API (docs/admin.md): status, routes,
+// clusters, switches, reload and explain, served by meshgate run.
+type Admin struct {
+	// Listen is the API's TCP address (default 127.0.0.1:8002, the
+	// motan-go agent's management port); "off" turns the API off.
+	Listen string `yaml:"listen"`
+	// Token, when set, must be sent as "Authorization: Bearer TOKEN" with
+	// every request. It is required when Listen is not a loopback address.
+	Token string `yaml:"token"`
+	// Watch, when positive, polls the configuration file at this interval
+	// and reloads it when its content changes (default 0: no watch; at
+	// least 100ms).
+	Watch time.Duration `yaml:"watch"`
+}
+
+// AdminOff is the admin.listen value that turns the management API off.
+const AdminOff = "off"
+
+// Enabled reports whether the management API is served.
+func (a *Admin) Enabled() bool { return a.Listen != AdminOff }
+
+// MinWatch is the shortest admin.watch interval.
+const MinWatch = 100 * time.Millisecond
 
 // Motan2Ingress configures the Motan2 listener existing Motan2 clients
 // call, as they would call a motan-go agent.
@@ -557,6 +583,7 @@ func (c *Config) applyDefaults() {
 	h.WriteTimeout = orDefaultDur(h.WriteTimeout, 30*time.Second)
 	h.IdleTimeout = orDefaultDur(h.IdleTimeout, 120*time.Second)
 	h.RequestIDHeader = orDefault(h.RequestIDHeader, "X-Request-Id")
+	c.Admin.Listen = orDefault(c.Admin.Listen, "127.0.0.1:8002")
 	if c.Demo != nil {
 		c.Demo.Listen = orDefault(c.Demo.Listen, "127.0.0.1:9981")
 	}
@@ -935,6 +962,41 @@ func (c *Config) validate(v *validator) {
 	c.validateMotan2(v, clusters)
 	c.validateGRPC(v, clusters)
 	c.validateFilters(v)
+	c.validateAdmin(v)
+}
+
+// validateAdmin checks the management API's section: an address that is
+// not loopback needs a token, since the API can reload the configuration
+// and flip switches.
+func (c *Config) validateAdmin(v *validator) {
+	a := &c.Admin
+	if a.Enabled() {
+		if host, _, err := net.SplitHostPort(a.Listen); err != nil {
+			v.addf(p("admin", "listen"), "%q is not a host:port address (or off): %v", a.Listen, err)
+		} else if !IsLoopback(host) && a.Token == "" {
+			v.addf(p("admin", "listen"), "%q is not a loopback address: set admin.token, which every request must then send as \"Authorization: Bearer TOKEN\"", a.Listen)
+		}
+	}
+	for _, r := range a.Token {
+		if r <= ' ' || r == 0x7f {
+			v.addf(p("admin", "token"), "must not contain spaces or control characters")
+			break
+		}
+	}
+	if a.Watch < 0 || (a.Watch > 0 && a.Watch < MinWatch) {
+		v.addf(p("admin", "watch"), "must be 0 (off) or at least %v, got %v", MinWatch, a.Watch)
+	}
+}
+
+// IsLoopback reports whether host (of a host:port address) names the
+// loopback interface only: "localhost" or a loopback IP. An empty host
+// (every interface) and other names are not.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // validateFilters builds every filter once, so that unknown names and bad

@@ -299,3 +299,44 @@ filters:
 		}
 	}
 }
+
+func TestAdminSection(t *testing.T) {
+	c, err := Parse("a.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.Admin; a.Listen != "127.0.0.1:8002" || !a.Enabled() || a.Token != "" || a.Watch != 0 {
+		t.Errorf("admin defaults: %+v", a)
+	}
+	for _, ok := range []string{
+		"admin: {listen: off}",
+		"admin: {listen: \"[::1]:0\"}",
+		"admin: {listen: \"localhost:9000\", watch: 2s}",
+		"admin: {listen: \"0.0.0.0:8002\", token: s3cret}",
+		"admin: {listen: \":8002\", token: s3cret}",
+	} {
+		c, err := Parse("a.yaml", []byte(good+ok+"\n"))
+		if err != nil {
+			t.Errorf("%s: %v", ok, err)
+			continue
+		}
+		if ok == "admin: {listen: off}" && c.Admin.Enabled() {
+			t.Errorf("listen off: enabled")
+		}
+	}
+	for bad, want := range map[string]string{
+		"admin: {listen: \"0.0.0.0:8002\"}":           `a.yaml:13: admin.listen: "0.0.0.0:8002" is not a loopback address: set admin.token`,
+		"admin: {listen: \":8002\"}":                  `admin.listen: ":8002" is not a loopback address`,
+		"admin: {listen: \"gw.example:8002\"}":        `is not a loopback address`,
+		"admin: {listen: nohostport}":                 `a.yaml:13: admin.listen: "nohostport" is not a host:port address (or off)`,
+		"admin: {watch: 10ms}":                        `admin.watch: must be 0 (off) or at least 100ms, got 10ms`,
+		"admin: {watch: -1s}":                         `admin.watch: must be 0 (off) or at least 100ms`,
+		"admin: {token: \"a b\"}":                     `admin.token: must not contain spaces or control characters`,
+		"admin: {listen: \"10.0.0.1:8002\", tokn: x}": `field tokn not found`,
+	} {
+		_, err := Parse("a.yaml", []byte(good+bad+"\n"))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", bad, err, want)
+		}
+	}
+}
