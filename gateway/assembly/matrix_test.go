@@ -494,59 +494,7 @@ func TestSchemaReloadUnderLoad(t *testing.T) {
 	hc := &http.Client{Timeout: 10 * time.Second}
 	defer hc.CloseIdleConnections()
 
-	var (
-		stop     atomic.Bool
-		calls    atomic.Int64
-		failures atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-		wg       sync.WaitGroup
-		progress = make(chan struct{}, 64)
-	)
-	fail := func(err error) {
-		failures.Add(1)
-		errOnce.Do(func() { firstErr = err })
-	}
-	workers := []func(){
-		func() {
-			resp, err := hc.Get(base + "/v1/shelves/1/books/2")
-			if err != nil {
-				fail(err)
-				return
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				fail(fmt.Errorf("HTTP %d", resp.StatusCode))
-			}
-		},
-		func() {
-			if r := m.callBook(context.Background(), conn, "GetBook", "a/b"); r.err != nil {
-				fail(r.err)
-			}
-		},
-		func() {
-			if _, err := m2.Call(context.Background(), &motan2.Request{Service: motan2LibraryService, Method: "GetBook",
-				Args: []motan2.Value{motan2.String("a/b")}}); err != nil {
-				fail(err)
-			}
-		},
-	}
-	for _, w := range workers {
-		for range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for !stop.Load() {
-					w()
-					calls.Add(1)
-					select {
-					case progress <- struct{}{}:
-					default:
-					}
-				}
-			}()
-		}
-	}
+	tr := startTraffic(libraryWorkers(m, hc, base, conn, m2)...)
 	before := gw.Schema("shop").Current().Version
 	for i := 0; i < 50; i++ {
 		for _, name := range []string{"shop", "remote"} {
@@ -554,24 +502,103 @@ func TestSchemaReloadUnderLoad(t *testing.T) {
 				t.Fatalf("reload %d of %s: %v", i, name, err)
 			}
 		}
-		// Let traffic interleave with every reload: wait for some calls.
-		for range 5 {
-			select {
-			case <-progress:
-			case <-time.After(10 * time.Second):
-				t.Fatal("no call completed for 10s")
-			}
-		}
+		tr.waitCalls(t, 5) // let traffic interleave with every reload
 	}
-	stop.Store(true)
-	wg.Wait()
-	if n := failures.Load(); n > 0 {
-		t.Fatalf("%d of %d calls failed during reloads; first: %v", n, calls.Load(), firstErr)
-	}
+	calls := tr.stopAndCheck(t)
 	if got := gw.Schema("shop").Current().Version; got != before+50 {
 		t.Errorf("schema version %d after 50 reloads from %d", got, before)
 	}
-	t.Logf("%d calls across 100 schema reloads, none failed", calls.Load())
+	t.Logf("%d calls across 100 schema reloads, none failed", calls)
+}
+
+// libraryWorkers are the calls load tests keep making: the book over
+// HTTP (transcoded), gRPC and Motan2 (bridged).
+func libraryWorkers(m *matrix, hc *http.Client, base string, conn *grpc.ClientConn, m2 *motan2.Client) []func() error {
+	return []func() error{
+		func() error {
+			resp, err := hc.Get(base + "/v1/shelves/1/books/2")
+			if err != nil {
+				return fmt.Errorf("HTTP: %w", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("HTTP %d", resp.StatusCode)
+			}
+			return nil
+		},
+		func() error {
+			if r := m.callBook(context.Background(), conn, "GetBook", "a/b"); r.err != nil {
+				return fmt.Errorf("gRPC GetBook: %w", r.err)
+			}
+			return nil
+		},
+		func() error {
+			if _, err := m2.Call(context.Background(), &motan2.Request{Service: motan2LibraryService, Method: "GetBook",
+				Args: []motan2.Value{motan2.String("a/b")}}); err != nil {
+				return fmt.Errorf("Motan2: %w", err)
+			}
+			return nil
+		},
+	}
+}
+
+// traffic runs each worker in two goroutines until stopped, counting
+// calls and failures.
+type traffic struct {
+	stop            atomic.Bool
+	calls, failures atomic.Int64
+	errOnce         sync.Once
+	firstErr        error
+	wg              sync.WaitGroup
+	progress        chan struct{}
+}
+
+func startTraffic(workers ...func() error) *traffic {
+	tr := &traffic{progress: make(chan struct{}, 64)}
+	for _, w := range workers {
+		for range 2 {
+			tr.wg.Add(1)
+			go func() {
+				defer tr.wg.Done()
+				for !tr.stop.Load() {
+					if err := w(); err != nil {
+						tr.failures.Add(1)
+						tr.errOnce.Do(func() { tr.firstErr = err })
+					}
+					tr.calls.Add(1)
+					select {
+					case tr.progress <- struct{}{}:
+					default:
+					}
+				}
+			}()
+		}
+	}
+	return tr
+}
+
+// waitCalls waits until n more calls have completed.
+func (tr *traffic) waitCalls(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-tr.progress:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no call completed for 10s")
+		}
+	}
+}
+
+// stopAndCheck stops the traffic and fails the test if any call failed;
+// it returns the number of calls made.
+func (tr *traffic) stopAndCheck(t *testing.T) int64 {
+	t.Helper()
+	tr.stop.Store(true)
+	tr.wg.Wait()
+	if n := tr.failures.Load(); n > 0 {
+		t.Fatalf("%d of %d calls failed; first: %v", n, tr.calls.Load(), tr.firstErr)
+	}
+	return tr.calls.Load()
 }
 
 // The embedded default serves the demo's schema-described service to gRPC

@@ -142,65 +142,14 @@ func TestReloadUnderLoad(t *testing.T) {
 	hc := &http.Client{Timeout: 10 * time.Second}
 	defer hc.CloseIdleConnections()
 
-	var (
-		stop     atomic.Bool
-		calls    atomic.Int64
-		failures atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-		wg       sync.WaitGroup
-		progress = make(chan struct{}, 64)
-	)
-	fail := func(err error) {
-		failures.Add(1)
-		errOnce.Do(func() { firstErr = err })
-	}
-	workers := []func(){
-		func() {
-			resp, err := hc.Get(base + "/v1/shelves/1/books/2")
-			if err != nil {
-				fail(err)
-				return
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				fail(fmt.Errorf("HTTP %d", resp.StatusCode))
-			}
-		},
-		func() {
-			if r := m.callBook(context.Background(), conn, "GetBook", "a/b"); r.err != nil {
-				fail(fmt.Errorf("gRPC GetBook: %w", r.err))
-			}
-		},
-		func() {
-			// Served by the gRPC Library in A, the Motan2 one in B.
-			if r := m.callBook(context.Background(), conn, "CheckBook", "a/c"); r.err != nil {
-				fail(fmt.Errorf("gRPC CheckBook: %w", r.err))
-			}
-		},
-		func() {
-			if _, err := m2.Call(context.Background(), &motan2.Request{Service: motan2LibraryService, Method: "GetBook",
-				Args: []motan2.Value{motan2.String("a/b")}}); err != nil {
-				fail(fmt.Errorf("Motan2: %w", err))
-			}
-		},
-	}
-	for _, w := range workers {
-		for range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for !stop.Load() {
-					w()
-					calls.Add(1)
-					select {
-					case progress <- struct{}{}:
-					default:
-					}
-				}
-			}()
+	workers := append(libraryWorkers(m, hc, base, conn, m2), func() error {
+		// Served by the gRPC Library in A, the Motan2 one in B.
+		if r := m.callBook(context.Background(), conn, "CheckBook", "a/c"); r.err != nil {
+			return fmt.Errorf("gRPC CheckBook: %w", r.err)
 		}
-	}
+		return nil
+	})
+	tr := startTraffic(workers...)
 	probeA, probeB := probeCount("a"), probeCount("b")
 	for i := 1; i <= 50; i++ {
 		cfg, isB := env.a, i%2 == 1
@@ -225,19 +174,9 @@ func TestReloadUnderLoad(t *testing.T) {
 		if res := do(t, hc, "POST", base+"/shop.v1.Library/GetBook", `{"name":"g/p"}`); res.status != want {
 			t.Fatalf("reload %d: generic POST %d, want %d: %s", i, res.status, want, res.body)
 		}
-		for range 5 {
-			select {
-			case <-progress:
-			case <-time.After(10 * time.Second):
-				t.Fatal("no call completed for 10s")
-			}
-		}
+		tr.waitCalls(t, 5)
 	}
-	stop.Store(true)
-	wg.Wait()
-	if n := failures.Load(); n > 0 {
-		t.Fatalf("%d of %d calls failed during reloads; first: %v", n, calls.Load(), firstErr)
-	}
+	calls := tr.stopAndCheck(t)
 	if n := gw.Generation().Number; n != 51 {
 		t.Errorf("generation %d after 50 reloads, want 51", n)
 	}
@@ -252,7 +191,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if st := gw.Status(); len(st.Retiring) != 0 || st.Generation.InFlight != 0 {
 		t.Errorf("status after the drain: %+v", st)
 	}
-	t.Logf("%d calls across 50 reloads, none failed", calls.Load())
+	t.Logf("%d calls across 50 reloads, none failed", calls)
 }
 
 // A call in flight when its generation is replaced finishes on it: the
