@@ -72,6 +72,20 @@ type FilterSpec struct {
 	Env *FilterEnv
 }
 
+// ScopeName names the chain in messages: Scope, else "route NAME" or
+// "cluster NAME", else "this chain".
+func (s FilterSpec) ScopeName() string {
+	switch {
+	case s.Scope != "":
+		return s.Scope
+	case s.Route != "":
+		return "route " + s.Route
+	case s.Cluster != "":
+		return "cluster " + s.Cluster
+	}
+	return "this chain"
+}
+
 // FilterEnv is the state filters share across configuration generations:
 // what an operator sets at run time survives a reload.
 type FilterEnv struct {

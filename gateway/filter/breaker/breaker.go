@@ -105,7 +105,7 @@ func New(spec gateway.FilterSpec) (gateway.Filter, error) {
 	case o.Probes < 1:
 		return nil, errors.New("probes must be at least 1")
 	}
-	return &Breaker{o: o, scope: spec.Scope, now: time.Now, openFor: o.OpenFor}, nil
+	return &Breaker{o: o, scope: spec.ScopeName(), now: time.Now, openFor: o.OpenFor}, nil
 }
 
 // Filter implements gateway.Filter.

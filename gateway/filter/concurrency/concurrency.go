@@ -117,7 +117,7 @@ func New(spec gateway.FilterSpec) (gateway.Filter, error) {
 		perMethod: int64(o.PerMethod),
 		queue:     int64(o.Queue),
 		wait:      o.Wait,
-		scope:     scopeName(spec),
+		scope:     spec.ScopeName(),
 	}
 	l.canceled = &translate.Error{Code: translate.Canceled, Cause: context.Canceled,
 		Message: "call canceled while waiting for a concurrency slot on " + l.scope}
@@ -132,19 +132,6 @@ func New(spec gateway.FilterSpec) (gateway.Filter, error) {
 		l.overflow = l.newLimiter(l.perMethod, "other methods")
 	}
 	return l, nil
-}
-
-// scopeName names the chain in messages: "route NAME" or "cluster NAME".
-func scopeName(spec gateway.FilterSpec) string {
-	switch {
-	case spec.Scope != "":
-		return spec.Scope
-	case spec.Route != "":
-		return "route " + spec.Route
-	case spec.Cluster != "":
-		return "cluster " + spec.Cluster
-	}
-	return "this chain"
 }
 
 func (l *Limiter) newLimiter(limit int64, what string) *limiter {

@@ -90,13 +90,7 @@ func New(spec gateway.FilterSpec) (gateway.Filter, error) {
 	if len(o.Methods) == 0 && o.Default == nil {
 		return nil, errors.New("methods or default is required: a mock that answers nothing does nothing")
 	}
-	scope := spec.Scope
-	if scope == "" {
-		scope = "route " + spec.Route
-		if spec.Route == "" {
-			scope = "the route"
-		}
-	}
+	scope := spec.ScopeName()
 	m := &mock{methods: make(map[string]*entry, len(o.Methods))}
 	names := make([]string, 0, len(o.Methods))
 	for name := range o.Methods {

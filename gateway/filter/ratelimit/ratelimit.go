@@ -139,7 +139,7 @@ func New(spec gateway.FilterSpec) (gateway.Filter, error) {
 	l := &Limiter{
 		interval:  interval,
 		tolerance: interval * int64(burst),
-		scope:     scopeName(spec),
+		scope:     spec.ScopeName(),
 		rateText:  strconv.FormatFloat(rate, 'f', -1, 64),
 	}
 	start := time.Now()
@@ -206,19 +206,6 @@ func checkKey(k string) error {
 		return fmt.Errorf("invalid key %q", k)
 	}
 	return nil
-}
-
-// scopeName names the chain in messages: "route NAME" or "cluster NAME".
-func scopeName(spec gateway.FilterSpec) string {
-	switch {
-	case spec.Scope != "":
-		return spec.Scope
-	case spec.Route != "":
-		return "route " + spec.Route
-	case spec.Cluster != "":
-		return "cluster " + spec.Cluster
-	}
-	return "this chain"
 }
 
 func (l *Limiter) identityKey() string {

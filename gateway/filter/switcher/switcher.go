@@ -112,13 +112,7 @@ func New(spec gateway.FilterSpec) (gateway.Filter, error) {
 			s.methods[m] = struct{}{}
 		}
 	}
-	scope := spec.Scope
-	if scope == "" {
-		scope = "route " + spec.Route
-		if spec.Route == "" {
-			scope = "the route"
-		}
-	}
+	scope := spec.ScopeName()
 	degraded := fmt.Sprintf("%s is degraded (switch %s)", scope, o.Switch)
 	s.err = &translate.Error{Code: translate.Unavailable, Message: degraded}
 	if r := o.Reply; r != nil {
