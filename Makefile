@@ -43,8 +43,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./motan2/
 	cd interop && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
-## bench-e2e: HTTP -> Motan2 end to end with wrk: meshgate, the motan-go v1.2.0 agent and the
-## direct Motan2 path on this machine, BENCH_DURATION per measured run (benchmarks/README.md)
+## bench-e2e: end to end with wrk, BENCH_DURATION per measured run (benchmarks/README.md):
+## HTTP -> Motan2 (meshgate, the motan-go v1.2.0 agent, direct Motan2), then
+## HTTP/JSON -> gRPC (meshgate, grpc-gateway v2.28.0 generated code, direct gRPC)
 bench-e2e:
 	cd benchmarks && BENCH_DURATION=$(BENCH_DURATION) $(GO) run ./cmd/e2e
 

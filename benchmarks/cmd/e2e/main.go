@@ -302,7 +302,8 @@ func build(ctx context.Context, o options, tmp string) (binaries, error) {
 	b.agent, b.meshgate = filepath.Join(bin, "motanagent"), filepath.Join(bin, "meshgate")
 	b.grpcEcho, b.grpcLoad, b.grpcGateway = filepath.Join(bin, "grpcecho"), filepath.Join(bin, "grpcload"), filepath.Join(bin, "grpcgateway")
 
-	motan, grpcs := slices.Contains(o.scenarios, motan2Scenario.name), slices.Contains(o.scenarios, grpcScenario.name)
+	runs := func(s *scenario) bool { return slices.Contains(o.scenarios, s.name) && len(o.measured(s)) > 0 }
+	motan, grpcs := runs(motan2Scenario), runs(grpcScenario)
 	var pkgs []string
 	if motan {
 		pkgs = append(pkgs, "./cmd/echoserver", "./cmd/m2load")
@@ -331,7 +332,7 @@ func build(ctx context.Context, o options, tmp string) (binaries, error) {
 			return b, fmt.Errorf("build: %w", err)
 		}
 	}
-	if o.targets["meshgate"] {
+	if o.targets["meshgate"] && (motan || grpcs) {
 		// Built in meshgate's own module, so with its own dependency
 		// versions, exactly as `go build ./cmd/meshgate` there.
 		logf("building meshgate (%s)", mainRoot)
