@@ -114,7 +114,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		defer stopProfiles()
 	}
-	logger.Info("meshgate: serving", "config", cfg.Source, "http", gw.HTTPAddr().String(), "routes", len(cfg.Routes), "clusters", len(cfg.Clusters))
+	st := gw.Status()
+	logger.Info("meshgate: serving", "config", cfg.Source, "http", gw.HTTPAddr().String(), "http_routes", st.Routes["http"], "clusters", len(cfg.Clusters))
 	if a := gw.GRPCAddr(); a != nil {
 		logger.Info("meshgate: gRPC ingress", "addr", a.String(), "routes", len(cfg.GRPCRoutes))
 	}
@@ -282,7 +283,8 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d routes, %d clusters)\n", *file, len(cfg.Routes), len(cfg.Clusters))
+	fmt.Fprintf(stdout, "%s: ok (%d HTTP routes, %d gRPC routes, %d Motan2 routes, %d transcoded schemas, %d clusters)\n",
+		*file, len(cfg.Routes), len(cfg.GRPCRoutes), len(cfg.Motan2Routes), len(cfg.Transcoding), len(cfg.Clusters))
 	return nil
 }
 
