@@ -659,12 +659,12 @@ type conn struct {
 func newConn(c *Client, s *slot, nc net.Conn) *conn {
 	cn := &conn{
 		c: c, s: s, nc: nc,
-		w:       frameWriter{nc: nc, timeout: c.opts.writeTimeout},
+		w:        frameWriter{nc: nc, timeout: c.opts.writeTimeout},
 		freed:    make(chan struct{}, 1),
 		maxCalls: int32(c.opts.maxInFlight),
-		closed:  make(chan struct{}),
-		pending: make(map[uint64]*pendingCall),
-		nextID:  rand.Uint64() >> 1, // arbitrary start: ids only need to be unique per connection
+		closed:   make(chan struct{}),
+		pending:  make(map[uint64]*pendingCall),
+		nextID:   rand.Uint64() >> 1, // arbitrary start: ids only need to be unique per connection
 	}
 	cn.lastRead.Store(time.Now().UnixNano())
 	return cn
