@@ -18,9 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -68,64 +65,8 @@ func main() {
 		os.Exit(1)
 	}
 
-	var (
-		stop     atomic.Bool
-		errs     atomic.Int64
-		firstErr atomic.Value
-		wg       sync.WaitGroup
-		lats     = make([][]time.Duration, *conc)
-	)
-	start := time.Now()
-	time.AfterFunc(*dur, func() { stop.Store(true) })
-	for i := range *conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			own := make([]time.Duration, 0, 1<<16)
-			for !stop.Load() {
-				t0 := time.Now()
-				err := call()
-				d := time.Since(t0)
-				if err != nil {
-					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				own = append(own, d)
-			}
-			lats[i] = own
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	slices.Sort(all)
-	r := m2report.Result{
-		Requests: int64(len(all)),
-		Errors:   errs.Load(),
-		Seconds:  elapsed.Seconds(),
-		RPS:      float64(len(all)) / elapsed.Seconds(),
-		P50us:    pct(all, 0.50),
-		P99us:    pct(all, 0.99),
-	}
-	if s, ok := firstErr.Load().(string); ok {
-		r.FirstError = s
-	}
+	r := m2report.Run(*conc, *dur, func() func() error { return call })
 	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
 		os.Exit(1)
 	}
-}
-
-// pct returns the q-quantile of sorted (nearest rank) in microseconds.
-func pct(sorted []time.Duration, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return float64(sorted[i]) / float64(time.Microsecond)
 }

@@ -18,9 +18,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/meshgate/meshgate/benchmarks/internal/m2report"
@@ -54,57 +51,16 @@ func main() {
 		os.Exit(1)
 	}
 
-	var (
-		stop     atomic.Bool
-		errs     atomic.Int64
-		firstErr atomic.Value
-		wg       sync.WaitGroup
-		lats     = make([][]time.Duration, *conc)
-	)
-	start := time.Now()
-	time.AfterFunc(*dur, func() { stop.Store(true) })
-	for i := range *conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			own := make([]time.Duration, 0, 1<<16)
-			req := &motan2.Request{Service: *service, Method: *method, Args: []motan2.Value{motan2.String(*arg)}}
-			for !stop.Load() {
-				t0 := time.Now()
-				resp, err := client.Call(context.Background(), req)
-				d := time.Since(t0)
-				if err == nil && (resp.Value.Kind() != motan2.KindString || resp.Value.Str() != *arg) {
-					err = fmt.Errorf("wrong reply %v", resp.Value)
-				}
-				if err != nil {
-					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				own = append(own, d)
+	r := m2report.Run(*conc, *dur, func() func() error {
+		req := &motan2.Request{Service: *service, Method: *method, Args: []motan2.Value{motan2.String(*arg)}}
+		return func() error {
+			resp, err := client.Call(context.Background(), req)
+			if err == nil && (resp.Value.Kind() != motan2.KindString || resp.Value.Str() != *arg) {
+				err = fmt.Errorf("wrong reply %v", resp.Value)
 			}
-			lats[i] = own
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	slices.Sort(all)
-	r := m2report.Result{
-		Requests: int64(len(all)),
-		Errors:   errs.Load(),
-		Seconds:  elapsed.Seconds(),
-		RPS:      float64(len(all)) / elapsed.Seconds(),
-		P50us:    pct(all, 0.50),
-		P99us:    pct(all, 0.99),
-	}
-	if s, ok := firstErr.Load().(string); ok {
-		r.FirstError = s
-	}
+			return err
+		}
+	})
 	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
 		os.Exit(1)
 	}
@@ -121,14 +77,4 @@ func check(c *motan2.Client, service, method, arg string) error {
 		return fmt.Errorf("first call: reply %v, want the string %q", resp.Value, arg)
 	}
 	return nil
-}
-
-// pct returns the q-quantile of sorted (nearest rank) in microseconds.
-func pct(sorted []time.Duration, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return float64(sorted[i]) / float64(time.Microsecond)
 }
