@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -365,9 +366,13 @@ func (c *Client) roundTrip(b budget, f *Frame, heartbeat bool) (*Frame, error) {
 			return nil, &CallError{Addr: c.addr, Err: err}
 		}
 		resp, err := cn.roundTrip(b, f, heartbeat)
-		var ce *CallError
-		if attempt == 0 && errors.As(err, &ce) && !ce.Sent && errors.Is(err, ErrConnClosed) {
-			continue
+		if err != nil && attempt == 0 {
+			// Only here: ce escapes to the heap (errors.As), which would
+			// cost an allocation on every successful call.
+			var ce *CallError
+			if errors.As(err, &ce) && !ce.Sent && errors.Is(err, ErrConnClosed) {
+				continue
+			}
 		}
 		return resp, err
 	}
@@ -661,7 +666,7 @@ func newConn(c *Client, s *slot, nc net.Conn) *conn {
 		c: c, s: s, nc: nc,
 		w:        frameWriter{nc: nc, timeout: c.opts.writeTimeout},
 		freed:    make(chan struct{}, 1),
-		maxCalls: int32(c.opts.maxInFlight),
+		maxCalls: int32(min(c.opts.maxInFlight, math.MaxInt32)),
 		closed:   make(chan struct{}),
 		pending:  make(map[uint64]*pendingCall),
 		nextID:   rand.Uint64() >> 1, // arbitrary start: ids only need to be unique per connection

@@ -716,3 +716,68 @@ func TestUnsupportedSerializationReplyMatchesMotanGo(t *testing.T) {
 		t.Fatalf("reply\n%x\nwant\n%x", got, want)
 	}
 }
+
+func TestInFlightCapManyWaiters(t *testing.T) {
+	// Many more callers than in-flight slots: every released slot must
+	// reach a waiter (no lost wake-up), whatever the interleaving.
+	_, addr := startServer(t, echoMux(newGates()))
+	c := newClient(t, addr, motan2.WithConnections(1), motan2.WithMaxInFlight(2),
+		motan2.WithErrorThreshold(0), motan2.WithRequestTimeout(time.Minute))
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				want := motan2.String(fmt.Sprint(g, "/", i))
+				if got, err := call(context.Background(), c, "echo", want); err != nil || !motan2.Equal(got, want) {
+					t.Errorf("caller %d call %d: %v %v", g, i, got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestRequestTimeoutsAmongAnsweredCalls(t *testing.T) {
+	// Unanswered calls with different time limits, registered out of
+	// deadline order, each fail with a deadline error (the connection's
+	// expiry timer re-arms for the next one) while calls answered
+	// meanwhile succeed; the connection stays usable.
+	g := newGates()
+	_, addr := startServer(t, echoMux(g))
+	c := newClient(t, addr, motan2.WithConnections(1), motan2.WithErrorThreshold(0))
+	limits := []time.Duration{40, 10, 30, 20, 10}
+	var wg sync.WaitGroup
+	for i, ms := range limits {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprint("unanswered-", i)
+			_, err := c.Call(context.Background(), &motan2.Request{Service: "test.Echo", Method: "block",
+				Args: []motan2.Value{motan2.String(name)}, Timeout: ms * time.Millisecond})
+			var ce *motan2.CallError
+			if !errors.As(err, &ce) || !ce.Sent || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s: want a sent deadline error, got %v", name, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for j := range 20 {
+				want := motan2.String(fmt.Sprint("answered-", i, "-", j))
+				if got, err := call(context.Background(), c, "echo", want); err != nil || !motan2.Equal(got, want) {
+					t.Errorf("answered call: %v %v", got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range limits {
+		g.open(fmt.Sprint("unanswered-", i)) // their late replies are dropped
+	}
+	if v, err := call(context.Background(), c, "echo", motan2.String("after")); err != nil || v.Str() != "after" {
+		t.Fatalf("echo after the timeouts: %v %v", v, err)
+	}
+}

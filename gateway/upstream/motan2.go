@@ -103,7 +103,7 @@ func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call, reply *gateway
 		Service: call.Service, Method: call.Method, Group: call.Group, Version: call.Version,
 		Args: call.Args, Meta: meta, Serialization: c.ser,
 	}
-	return c.try(call.Service+"."+call.Method, call.Timeout, func(cl *motan2.Client, timeout time.Duration) error {
+	return c.try(call.Service, call.Method, call.Timeout, func(cl *motan2.Client, timeout time.Duration) error {
 		req.Timeout = timeout
 		var resp motan2.Response
 		err := cl.CallInto(ctx, &req, &resp)
@@ -146,7 +146,7 @@ func (c *Cluster) invokePayload(ctx context.Context, call *gateway.Call, meta mo
 		Service: call.Service, Method: call.Method, Group: call.Group, Version: call.Version,
 		Meta: meta, Serialization: ser, Body: body,
 	}
-	return c.try(call.Service+"."+call.Method, call.Timeout, func(cl *motan2.Client, timeout time.Duration) error {
+	return c.try(call.Service, call.Method, call.Timeout, func(cl *motan2.Client, timeout time.Duration) error {
 		req.Timeout = timeout
 		var resp motan2.Response
 		if err := cl.CallInto(ctx, &req, &resp); err != nil {
@@ -196,7 +196,7 @@ func replyPayload(sent motan2.Serialization, f *motan2.Frame) ([]byte, error) {
 // replies are frames, not errors.
 func (c *Cluster) RoundTrip(ctx context.Context, req *motan2.Frame, timeout time.Duration) (*motan2.Frame, error) {
 	var reply *motan2.Frame
-	err := c.try(req.Service()+"."+req.Method(), timeout, func(cl *motan2.Client, timeout time.Duration) error {
+	err := c.try(req.Service(), req.Method(), timeout, func(cl *motan2.Client, timeout time.Duration) error {
 		var err error
 		reply, err = cl.RoundTripWithin(ctx, req, timeout)
 		return err
@@ -209,8 +209,10 @@ func (c *Cluster) RoundTrip(ctx context.Context, req *motan2.Frame, timeout time
 // an attempt that never left this process (connection refused, endpoint in
 // backoff) moves on to the next endpoint, and each attempt gets what is
 // left of timeout (0: no limit beyond the context). Errors come back as
-// *translate.Error.
-func (c *Cluster) try(target string, timeout time.Duration, attempt func(cl *motan2.Client, timeout time.Duration) error) error {
+// *translate.Error. service and method name the call in error messages
+// (joined only then: the joined string would escape, an allocation per
+// call).
+func (c *Cluster) try(service, method string, timeout time.Duration, attempt func(cl *motan2.Client, timeout time.Duration) error) error {
 	n := len(c.clients)
 	began := time.Now()
 	start := c.start(n)
@@ -224,8 +226,11 @@ func (c *Cluster) try(target string, timeout time.Duration, attempt func(cl *mot
 		tried++
 		left := time.Duration(0)
 		if timeout > 0 {
-			if left = timeout - time.Since(began); left <= 0 {
-				return c.callError(target, cl.Addr(), time.Since(began), context.DeadlineExceeded)
+			left = timeout // the first attempt gets all of it
+			if tried > 1 {
+				if left = timeout - time.Since(began); left <= 0 {
+					return c.callError(service+"."+method, cl.Addr(), time.Since(began), context.DeadlineExceeded)
+				}
 			}
 		}
 		err := attempt(cl, left)
@@ -245,7 +250,7 @@ func (c *Cluster) try(target string, timeout time.Duration, attempt func(cl *mot
 			lastErr = err // never left: safe to try the next endpoint
 			continue
 		}
-		return c.callError(target, cl.Addr(), time.Since(began), err)
+		return c.callError(service+"."+method, cl.Addr(), time.Since(began), err)
 	}
 	return &translate.Error{Code: translate.Unavailable, Cause: lastErr,
 		Message: fmt.Sprintf("no reachable endpoint in cluster %q (%d endpoints, %d tried): %v", c.name, n, tried, lastErr)}
