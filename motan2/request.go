@@ -3,6 +3,7 @@ package motan2
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,11 @@ type Request struct {
 	// deadline; 0 means the client's request timeout when the context has
 	// no deadline. Cheaper than a context with a deadline.
 	Timeout time.Duration
+	// SendTimeout, with a Timeout, also sends it as M_tmo (milliseconds,
+	// rounded up) unless Meta already has an M_tmo, so that the server, a
+	// motan-go agent or another gateway, bounds its own work by what is
+	// left of the caller's. Client side only.
+	SendTimeout bool
 
 	// Frame is the request frame a server decoded Args from (server side only).
 	Frame *Frame
@@ -70,7 +76,33 @@ func (r *Request) fill(f *Frame, dst []byte) ([]byte, error) {
 		f.Meta = append(f.Meta, MetaPair{MetaVersion, r.Version})
 	}
 	f.Meta = append(f.Meta, r.Meta...)
+	if r.SendTimeout && r.Timeout > 0 {
+		if _, ok := r.Meta.Lookup(MetaTimeout); !ok {
+			f.Meta = append(f.Meta, MetaPair{MetaTimeout, millis(r.Timeout)})
+		}
+	}
 	return buf, nil
+}
+
+// millisCache holds the M_tmo texts already made: a route's timeout is
+// the same for all its calls, so the text is made once, not per call.
+var (
+	millisCache sync.Map // int64 → string
+	millisSize  atomic.Int32
+)
+
+// millis returns d in milliseconds, rounded up, as decimal text.
+func millis(d time.Duration) string {
+	ms := int64((d + time.Millisecond - 1) / time.Millisecond)
+	if s, ok := millisCache.Load(ms); ok {
+		return s.(string)
+	}
+	s := strconv.FormatInt(ms, 10)
+	if millisSize.Load() < 4096 { // bounded: budgets left over vary
+		millisSize.Add(1)
+		millisCache.Store(ms, s)
+	}
+	return s
 }
 
 // framePool holds request frames of Client.Call, which are only needed

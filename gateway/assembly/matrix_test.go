@@ -61,8 +61,8 @@ func shopSchema(t *testing.T) *descriptors.Snapshot {
 // bytes, Simple bodies one map argument; the reply comes back the same
 // way. Titles end in " (motan2)" so tests see which upstream answered; a
 // name ending in /missing is a 404 business exception; testgrpc.SlowBook
-// answers only when the call ends (the caller's M_tmo, or the connection
-// closing). The x-echo meta is echoed back.
+// answers only when the call's deadline (M_tmo) has passed. The x-echo
+// meta is echoed back, and the M_tmo the call carried as x-m-tmo.
 func startMotan2Library(t *testing.T) string {
 	t.Helper()
 	snap := shopSchema(t)
@@ -113,6 +113,9 @@ func startMotan2Library(t *testing.T) string {
 		resp := motan2.NewResponse(req, body)
 		if v := req.Meta.Get(testgrpc.EchoKey); v != "" {
 			resp.Meta = append(resp.Meta, motan2.MetaPair{Key: testgrpc.EchoKey, Value: v})
+		}
+		if v := req.Meta.Get(motan2.MetaTimeout); v != "" {
+			resp.Meta = append(resp.Meta, motan2.MetaPair{Key: "x-m-tmo", Value: v})
 		}
 		return resp
 	})
@@ -315,15 +318,17 @@ func TestMatrixGRPCToMotan2(t *testing.T) {
 			if got := r.header.Get(testgrpc.EchoKey); len(got) != 1 || got[0] != "e-2" {
 				t.Errorf("Motan2 reply meta as header: x-echo = %q", got)
 			}
+			// The route's time limit reaches the Motan2 service as M_tmo.
+			if got := r.header.Get("x-m-tmo"); len(got) != 1 || got[0] == "" || len(got[0]) > 4 {
+				t.Errorf("M_tmo seen upstream: %q", got)
+			}
 			r = m.callBook(ctx, conn, tc.meth, "shelves/3/books/missing")
 			if st := status.Convert(r.err); st.Code() != codes.NotFound || !strings.Contains(st.Message(), "not found") {
 				t.Errorf("business 404 → %v", st)
 			}
-			// The caller's deadline bounds the Motan2 call: the caller
-			// gets DEADLINE_EXCEEDED when it passes, long before the
-			// route's own 1s. (The Motan2 request does not carry the
-			// deadline as M_tmo yet; the slow book answers when the
-			// gateway gives up on it.)
+			// The caller's deadline reaches the Motan2 service as M_tmo:
+			// the slow book answers when it has passed, long before the
+			// route's own time limit.
 			dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 			defer cancel()
 			began := time.Now()

@@ -104,7 +104,7 @@ func (c *Cluster) Invoke(ctx context.Context, call *gateway.Call, reply *gateway
 		Args: call.Args, Meta: meta, Serialization: c.ser,
 	}
 	return c.try(call.Service, call.Method, call.Timeout, func(cl *motan2.Client, timeout time.Duration) error {
-		req.Timeout = timeout
+		req.Timeout, req.SendTimeout = timeout, true
 		var resp motan2.Response
 		err := cl.CallInto(ctx, &req, &resp)
 		if f := resp.Frame; f != nil && !f.IsException() && messageSerialization(f.Serialization) && !messageSerialization(c.ser) {
@@ -147,7 +147,7 @@ func (c *Cluster) invokePayload(ctx context.Context, call *gateway.Call, meta mo
 		Meta: meta, Serialization: ser, Body: body,
 	}
 	return c.try(call.Service, call.Method, call.Timeout, func(cl *motan2.Client, timeout time.Duration) error {
-		req.Timeout = timeout
+		req.Timeout, req.SendTimeout = timeout, true
 		var resp motan2.Response
 		if err := cl.CallInto(ctx, &req, &resp); err != nil {
 			return err
