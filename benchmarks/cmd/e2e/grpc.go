@@ -61,23 +61,11 @@ func runGRPC(ctx context.Context, s *scenario, o options, tmp string, bins binar
 	defer conn.Close()
 	client := benchpb.NewEchoClient(conn)
 
-	logf("starting gRPC echo server on %s", echoAddr)
-	echo, err := startProc("grpcecho", filepath.Join(tmp, "grpcecho.log"), nil, bins.grpcEcho, "-addr", echoAddr)
+	up, err := startUpstream(ctx, o, tmp, "grpcecho", bins.grpcEcho, []string{"-addr", echoAddr}, echoAddr,
+		func(ctx context.Context) error { return checkGRPC(ctx, client) },
+		func(ctx context.Context) (int64, error) { return grpcCount(ctx, client) })
 	if err != nil {
 		return nil, err
-	}
-	if err := waitReady(ctx, echo, o.startup, func() error {
-		if err := dial(echoAddr); err != nil {
-			return err
-		}
-		return checkGRPC(ctx, client)
-	}); err != nil {
-		return nil, err
-	}
-	up := upstream{
-		p:     echo,
-		count: func(ctx context.Context) (int64, error) { return grpcCount(ctx, client) },
-		check: func(ctx context.Context) error { return checkGRPC(ctx, client) },
 	}
 
 	var rs results
@@ -96,22 +84,9 @@ func runGRPC(ctx context.Context, s *scenario, o options, tmp string, bins binar
 		if err := os.WriteFile(desc, set, 0o644); err != nil {
 			return nil, err
 		}
-		cfg := filepath.Join(tmp, "meshgate-grpc.yaml")
-		if err := os.WriteFile(cfg, []byte(meshgateGRPCConfig(mgPort, echoAddr, desc)), 0o644); err != nil {
-			return nil, err
-		}
-		if out, _, err := runBounded(ctx, tmp, nil, bins.meshgate, "validate", "-c", cfg); err != nil {
-			return nil, fmt.Errorf("meshgate rejects the generated config %s: %w\n%s", cfg, err, out)
-		}
-		args := []string{"run", "-c", cfg}
-		t := &target{name: "meshgate", label: "meshgate HTTP/JSON -> gRPC",
-			url: fmt.Sprintf("http://127.0.0.1:%d%s", mgPort, grpcEchoPath), want: grpcEchoBody}
-		if o.profile != "" {
-			args = append(args, "--pprof-addr", fmt.Sprintf("127.0.0.1:%d", mgPprof))
-			t.pprof = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile", mgPprof)
-		}
-		if t.gw, err = startGateway(ctx, o, "meshgate", fmt.Sprintf("HTTP on 127.0.0.1:%d", mgPort),
-			filepath.Join(tmp, "meshgate-grpc.log"), bins.meshgate, args, t.url, t.want); err != nil {
+		t, err := startMeshgate(ctx, o, tmp, bins.meshgate, "meshgate-grpc", meshgateGRPCConfig(mgPort, echoAddr, desc),
+			mgPort, mgPprof, "meshgate HTTP/JSON -> gRPC", grpcEchoPath, grpcEchoBody)
+		if err != nil {
 			return nil, err
 		}
 		rs = append(rs, t)

@@ -578,6 +578,51 @@ func checkHTTP(u, want string) error {
 
 // startGateway starts a gateway and waits until url answers want.
 // where says where it listens, for the log.
+// startUpstream starts an echo server and waits until check passes
+// against it; count reads its call counter.
+func startUpstream(ctx context.Context, o options, tmp, name, bin string, args []string, addr string,
+	check func(context.Context) error, count func(context.Context) (int64, error)) (upstream, error) {
+	logf("starting %s on %s", name, addr)
+	p, err := startProc(name, filepath.Join(tmp, name+".log"), nil, bin, args...)
+	if err != nil {
+		return upstream{}, err
+	}
+	if err := waitReady(ctx, p, o.startup, func() error {
+		if err := dial(addr); err != nil {
+			return err
+		}
+		return check(ctx)
+	}); err != nil {
+		return upstream{}, err
+	}
+	return upstream{p: p, count: count, check: check}, nil
+}
+
+// startMeshgate writes config as NAME.yaml, has meshgate validate it and
+// starts meshgate on it (with a profile endpoint when o.profile is set),
+// serving path on port with the reply want.
+func startMeshgate(ctx context.Context, o options, tmp, bin, name, config string, port, pprofPort int, label, path, want string) (*target, error) {
+	cfg := filepath.Join(tmp, name+".yaml")
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		return nil, err
+	}
+	if out, _, err := runBounded(ctx, tmp, nil, bin, "validate", "-c", cfg); err != nil {
+		return nil, fmt.Errorf("meshgate rejects the generated config %s: %w\n%s", cfg, err, out)
+	}
+	args := []string{"run", "-c", cfg}
+	t := &target{name: "meshgate", label: label, url: fmt.Sprintf("http://127.0.0.1:%d%s", port, path), want: want}
+	if o.profile != "" {
+		args = append(args, "--pprof-addr", fmt.Sprintf("127.0.0.1:%d", pprofPort))
+		t.pprof = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile", pprofPort)
+	}
+	var err error
+	if t.gw, err = startGateway(ctx, o, "meshgate", fmt.Sprintf("HTTP on 127.0.0.1:%d", port),
+		filepath.Join(tmp, name+".log"), bin, args, t.url, t.want); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
 func startGateway(ctx context.Context, o options, name, where, logPath string, bin string, args []string, url, want string) (*proc, error) {
 	logf("starting %s (%s)", name, where)
 	p, err := startProc(name, logPath, nil, bin, args...)

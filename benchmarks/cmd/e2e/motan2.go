@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -51,23 +50,11 @@ func runMotan2(ctx context.Context, s *scenario, o options, tmp string, bins bin
 		motan2.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	defer client.Close()
 
-	logf("starting echo server on %s", echoAddr)
-	echo, err := startProc("echoserver", filepath.Join(tmp, "echoserver.log"), nil, bins.echo, "-addr", echoAddr, "-service", service)
+	up, err := startUpstream(ctx, o, tmp, "echoserver", bins.echo, []string{"-addr", echoAddr, "-service", service}, echoAddr,
+		func(ctx context.Context) error { return checkMotan(ctx, client) },
+		func(ctx context.Context) (int64, error) { return echoCount(ctx, client) })
 	if err != nil {
 		return nil, err
-	}
-	if err := waitReady(ctx, echo, o.startup, func() error {
-		if err := dial(echoAddr); err != nil {
-			return err
-		}
-		return checkMotan(ctx, client)
-	}); err != nil {
-		return nil, err
-	}
-	up := upstream{
-		p:     echo,
-		count: func(ctx context.Context) (int64, error) { return echoCount(ctx, client) },
-		check: func(ctx context.Context) error { return checkMotan(ctx, client) },
 	}
 
 	var rs results
@@ -78,22 +65,9 @@ func runMotan2(ctx context.Context, s *scenario, o options, tmp string, bins bin
 			}})
 	}
 	if o.targets["meshgate"] {
-		cfg := filepath.Join(tmp, "meshgate.yaml")
-		if err := os.WriteFile(cfg, []byte(meshgateConfig(mgPort, echoAddr, o.upConns)), 0o644); err != nil {
-			return nil, err
-		}
-		if out, _, err := runBounded(ctx, tmp, nil, bins.meshgate, "validate", "-c", cfg); err != nil {
-			return nil, fmt.Errorf("meshgate rejects the generated config %s: %w\n%s", cfg, err, out)
-		}
-		args := []string{"run", "-c", cfg}
-		t := &target{name: "meshgate", label: "meshgate HTTP -> Motan2",
-			url: fmt.Sprintf("http://127.0.0.1:%d%s", mgPort, routeURL), want: `"` + echoArg + `"`}
-		if o.profile != "" {
-			args = append(args, "--pprof-addr", fmt.Sprintf("127.0.0.1:%d", mgPprof))
-			t.pprof = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile", mgPprof)
-		}
-		if t.gw, err = startGateway(ctx, o, "meshgate", fmt.Sprintf("HTTP on 127.0.0.1:%d", mgPort),
-			filepath.Join(tmp, "meshgate.log"), bins.meshgate, args, t.url, t.want); err != nil {
+		t, err := startMeshgate(ctx, o, tmp, bins.meshgate, "meshgate", meshgateConfig(mgPort, echoAddr, o.upConns),
+			mgPort, mgPprof, "meshgate HTTP -> Motan2", routeURL, `"`+echoArg+`"`)
+		if err != nil {
 			return nil, err
 		}
 		rs = append(rs, t)
