@@ -84,6 +84,7 @@ func TestDependencyRules(t *testing.T) {
 		{module + "/translate", module + "/gateway", nil, "translate never imports gateway"},
 		{module + "/descriptors", module + "/gateway", nil, "descriptors never imports gateway"},
 		{"", module + "/internal/testgrpc", nil, "internal/testgrpc is test support: only _test.go files may import it"},
+		{"", module + "/gateway/filter/internal/filtertest", nil, "filtertest is test support: only _test.go files may import it"},
 		{module + "/gateway/filter/", module + "/gateway/ingress", nil, "filters never import ingresses"},
 		{module + "/gateway/filter/", module + "/gateway/upstream", nil, "filters never import upstreams"},
 	}

@@ -1,15 +1,13 @@
 package chaintest
 
 import (
-	"bytes"
 	"context"
 	"testing"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/meshgate/meshgate/gateway"
 	_ "github.com/meshgate/meshgate/gateway/filter/breaker"
 	_ "github.com/meshgate/meshgate/gateway/filter/concurrency"
+	"github.com/meshgate/meshgate/gateway/filter/internal/filtertest"
 	_ "github.com/meshgate/meshgate/gateway/filter/ratelimit"
 	_ "github.com/meshgate/meshgate/gateway/filter/switcher"
 	"github.com/meshgate/meshgate/motan2"
@@ -34,11 +32,7 @@ func build(tb testing.TB, up gateway.Invoker) gateway.Invoker {
 	for _, f := range defaultChain {
 		opts := f.opts
 		flt, err := gateway.NewFilter(gateway.FilterSpec{Name: f.name, Scope: "route bench", Route: "bench", Cluster: "c", Env: env,
-			Decode: func(v any) error {
-				dec := yaml.NewDecoder(bytes.NewReader([]byte(opts)))
-				dec.KnownFields(true)
-				return dec.Decode(v)
-			}})
+			Decode: filtertest.Decode(opts)})
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package concurrency
 import (
 	"context"
 	"errors"
-	"io"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,25 +12,15 @@ import (
 	"time"
 	"unsafe"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/gateway/filter/internal/filtertest"
 	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/translate"
 )
 
 // decoder decodes opts (a flow mapping's content) strictly, as the
 // configuration does.
-func decoder(opts string) func(any) error {
-	return func(v any) error {
-		dec := yaml.NewDecoder(strings.NewReader("{" + opts + "}"))
-		dec.KnownFields(true)
-		if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		return nil
-	}
-}
+func decoder(opts string) func(any) error { return filtertest.Decode("{" + opts + "}") }
 
 func newLimiter(t testing.TB, opts string) *Limiter {
 	t.Helper()

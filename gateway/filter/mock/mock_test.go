@@ -1,7 +1,6 @@
 package mock
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -10,27 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/gateway/filter/internal/filtertest"
 	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/translate"
 )
 
-// decodeYAML decodes src strictly, as the configuration does.
-func decodeYAML(src string) func(any) error {
-	return func(v any) error {
-		if strings.TrimSpace(src) == "" {
-			return nil
-		}
-		dec := yaml.NewDecoder(bytes.NewReader([]byte(src)))
-		dec.KnownFields(true)
-		return dec.Decode(v)
-	}
-}
-
 func spec(src string) gateway.FilterSpec {
-	return gateway.FilterSpec{Name: "mock", Scope: "route users", Route: "users", Cluster: "users", Decode: decodeYAML(src), Env: gateway.NewFilterEnv()}
+	return gateway.FilterSpec{Name: "mock", Scope: "route users", Route: "users", Cluster: "users", Decode: filtertest.Decode(src), Env: gateway.NewFilterEnv()}
 }
 
 // upstream is an in-process invoker that answers "upstream" and counts

@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"errors"
-	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,24 +11,15 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
-	"gopkg.in/yaml.v3"
 
 	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/gateway/filter/internal/filtertest"
 	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/translate"
 )
 
 // decoder decodes opts strictly, as the configuration does.
-func decoder(opts string) func(any) error {
-	return func(v any) error {
-		dec := yaml.NewDecoder(strings.NewReader("{" + opts + "}"))
-		dec.KnownFields(true)
-		if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		return nil
-	}
-}
+func decoder(opts string) func(any) error { return filtertest.Decode("{" + opts + "}") }
 
 // fakeClock is the injected monotonic clock: nanoseconds set by the test.
 type fakeClock struct{ ns atomic.Int64 }

@@ -1,7 +1,6 @@
 package switcher
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -9,27 +8,14 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/gateway/filter/internal/filtertest"
 	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/translate"
 )
 
-// decodeYAML decodes src strictly, as the configuration does.
-func decodeYAML(src string) func(any) error {
-	return func(v any) error {
-		if strings.TrimSpace(src) == "" {
-			return nil
-		}
-		dec := yaml.NewDecoder(bytes.NewReader([]byte(src)))
-		dec.KnownFields(true)
-		return dec.Decode(v)
-	}
-}
-
 func spec(env *gateway.FilterEnv, src string) gateway.FilterSpec {
-	return gateway.FilterSpec{Name: "switcher", Scope: "route get-user", Route: "get-user", Cluster: "users", Decode: decodeYAML(src), Env: env}
+	return gateway.FilterSpec{Name: "switcher", Scope: "route get-user", Route: "get-user", Cluster: "users", Decode: filtertest.Decode(src), Env: env}
 }
 
 // upstream is an in-process invoker that answers "upstream" and counts
@@ -86,7 +72,7 @@ func TestOptionsErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", tc.src, err, tc.want)
 		}
 	}
-	if _, err := New(gateway.FilterSpec{Decode: decodeYAML(`switch: s`)}); err == nil || !strings.Contains(err.Error(), "no filter environment") {
+	if _, err := New(gateway.FilterSpec{Decode: filtertest.Decode(`switch: s`)}); err == nil || !strings.Contains(err.Error(), "no filter environment") {
 		t.Errorf("no env: %v", err)
 	}
 	// A rejected configuration declares no switch.
