@@ -414,6 +414,14 @@ func (c *Client) pick(b budget) (*conn, error) {
 	return first, nil
 }
 
+// notSentDeadline reports a call that was not sent because its time was
+// already spent. Separate so that the CallError target escapes only on
+// error paths.
+func notSentDeadline(err error) bool {
+	var ce *CallError
+	return errors.As(err, &ce) && !ce.Sent && errors.Is(err, context.DeadlineExceeded)
+}
+
 // record keeps the consecutive-error count of spec 16.2.
 func (c *Client) record(resp *Frame, err error) {
 	if c.opts.errorThreshold <= 0 {
@@ -425,6 +433,9 @@ func (c *Client) record(resp *Frame, err error) {
 	}
 	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrClientClosed) || errors.Is(err, context.Canceled) {
 		return // not the endpoint's fault
+	}
+	if err != nil && notSentDeadline(err) {
+		return // the caller's time ran out before sending: not the endpoint's fault
 	}
 	if !failed {
 		if c.errCount.Load() != 0 { // no store (cache-line traffic) in the usual case
@@ -730,6 +741,11 @@ func (cn *conn) signalFreed() {
 // in-flight slot of cn, which roundTrip releases.
 func (cn *conn) roundTrip(b budget, f *Frame, heartbeat bool) (*Frame, error) {
 	defer cn.release()
+	// A call whose time is already spent is not sent: the deadline timer
+	// would only fail it after the fact, and a fast reply could beat it.
+	if !b.deadline.IsZero() && !time.Now().Before(b.deadline) {
+		return nil, &CallError{Addr: cn.c.addr, Err: context.DeadlineExceeded}
+	}
 	pc := pendingPool.Get().(*pendingCall)
 	pc.heartbeat, pc.deadline = heartbeat, b.deadline
 

@@ -8,8 +8,9 @@ import (
 
 // ServiceFunc implements a typed service: it receives the decoded request
 // and returns the reply value. Returning a *Exception (or an error wrapping
-// one) replies with that exception; any other error becomes a 500 service
-// exception (errtype 1) carrying the error text. A Null value replies with
+// one) replies with that exception; context.DeadlineExceeded (the call's
+// M_tmo ran out) becomes a 504 service exception; any other error becomes
+// a 500 service exception (errtype 1) carrying the error text. A Null value replies with
 // an empty body, as motan-go does.
 //
 // For the pb serialization, whose arguments cannot be decoded without
@@ -90,7 +91,13 @@ func (fn serviceHandler) ServeMotan2(ctx context.Context, f *Frame) *Frame {
 	v, err := fn(ctx, req)
 	if err != nil {
 		var e *Exception
-		if !errors.As(err, &e) {
+		switch {
+		case errors.As(err, &e):
+		case errors.Is(err, context.DeadlineExceeded):
+			// The call's time limit (M_tmo) ran out: a timeout, which
+			// callers map to 504, not a failure of the service.
+			e = &Exception{ErrCode: 504, ErrMsg: "timeout: " + err.Error(), ErrType: ErrTypeService}
+		default:
 			e = &Exception{ErrCode: 500, ErrMsg: err.Error(), ErrType: ErrTypeService}
 		}
 		return NewExceptionResponse(f, e)

@@ -2,6 +2,7 @@ package motan2_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -44,5 +45,34 @@ func TestSendTimeoutAsMTmo(t *testing.T) {
 				t.Fatalf("M_tmo %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A call whose time limit has already passed is not sent.
+func TestSpentBudgetIsNotSent(t *testing.T) {
+	got := make(chan struct{}, 10)
+	_, addr := startServer(t, motan2.HandlerFunc(func(_ context.Context, req *motan2.Frame) *motan2.Frame {
+		got <- struct{}{}
+		return motan2.NewResponse(req, nil)
+	}))
+	c := motan2.NewClient(addr, motan2.WithLogger(quiet))
+	defer c.Close()
+	if _, err := c.Call(context.Background(), &motan2.Request{Service: "s", Method: "warm"}); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	for range 20 {
+		_, err := c.Call(context.Background(), &motan2.Request{Service: "s", Method: "m", Timeout: time.Nanosecond})
+		var ce *motan2.CallError
+		if !errors.As(err, &ce) || ce.Sent || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("spent budget: %v", err)
+		}
+	}
+	if _, err := c.Call(context.Background(), &motan2.Request{Service: "s", Method: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	if n := len(got); n != 0 {
+		t.Fatalf("%d calls with a spent budget reached the server", n)
 	}
 }

@@ -402,9 +402,7 @@ func TestGRPCTimeoutAndCancel(t *testing.T) {
 		n := srv.CallCount()
 		done := make(chan error, 1)
 		go func() { done <- c.Invoke(ctx, getBook(s, testgrpc.SlowBook), &gateway.Reply{}) }()
-		for srv.CallCount() == n {
-			time.Sleep(time.Millisecond) // polling an external condition, not synchronising
-		}
+		waitCalls(t, srv, n+1)
 		cancel()
 		if e := asError(t, <-done); e.Code != translate.Canceled {
 			t.Fatalf("%+v", e)
@@ -496,9 +494,25 @@ func TestGRPCFailover(t *testing.T) {
 		na, nb := a.CallCount(), b.CallCount()
 		done := make(chan error, 1)
 		go func() { done <- c.Invoke(context.Background(), getBook(s, testgrpc.SlowBook), &gateway.Reply{}) }()
-		for a.CallCount()+b.CallCount() == na+nb {
-			time.Sleep(time.Millisecond) // polling an external condition, not synchronising
+		// Wait until one of the two endpoints has the slow call.
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		arrived := make(chan struct{}, 2)
+		for _, w := range []struct {
+			srv *testgrpc.Server
+			n   int
+		}{{a, na + 1}, {b, nb + 1}} {
+			go func() {
+				if w.srv.WaitCalls(wctx, w.n) == nil {
+					arrived <- struct{}{}
+				}
+			}()
 		}
+		select {
+		case <-arrived:
+		case <-wctx.Done():
+			t.Fatal("the slow call reached no endpoint")
+		}
+		cancel()
 		victim, other, otherCalls := a, b, nb
 		if b.CallCount() > nb {
 			victim, other, otherCalls = b, a, na
@@ -559,9 +573,7 @@ func TestGRPCClose(t *testing.T) {
 			errs <- c.Invoke(context.Background(), getBook(s, testgrpc.SlowBook), &gateway.Reply{})
 		}()
 	}
-	for srv.CallCount() < n {
-		time.Sleep(time.Millisecond) // polling an external condition, not synchronising
-	}
+	waitCalls(t, srv, n)
 	c.Close()
 	wg.Wait()
 	close(errs)
@@ -706,5 +718,15 @@ func BenchmarkGRPCClusterInvoke(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// waitCalls waits until srv has received n calls.
+func waitCalls(t *testing.T, srv *testgrpc.Server, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.WaitCalls(ctx, n); err != nil {
+		t.Fatalf("waiting for %d calls upstream: %v", n, err)
 	}
 }

@@ -175,6 +175,8 @@ type Server struct {
 	mu      sync.Mutex
 	calls   []Call
 	failure codes.Code
+	// called is closed (and replaced) each time a call is recorded.
+	called chan struct{}
 }
 
 // Start compiles the schema (once per module root and process), starts a
@@ -262,6 +264,28 @@ func (s *Server) CallCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.calls)
+}
+
+// WaitCalls waits until at least n calls have been received, or ctx ends
+// (its error is returned then).
+func (s *Server) WaitCalls(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		if len(s.calls) >= n {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.called == nil {
+			s.called = make(chan struct{})
+		}
+		ch := s.called
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // LastCall returns the last call received; false when there was none.
@@ -353,6 +377,10 @@ func (s *Server) begin(ctx context.Context, path string, req proto.Message, setH
 	s.mu.Lock()
 	s.calls = append(s.calls, c)
 	failure := s.failure
+	if s.called != nil {
+		close(s.called)
+		s.called = nil
+	}
 	s.mu.Unlock()
 
 	if v := md.Get(EchoKey); len(v) > 0 {

@@ -399,8 +399,8 @@ func TestStop(t *testing.T) {
 	go func() {
 		done <- c.call(ctxTimeout(t, testTimeout), "GetBook", `{"name":"`+testgrpc.SlowBook+`"}`)
 	}()
-	for srv.CallCount() < 2 {
-		time.Sleep(time.Millisecond) // polling an external condition, not synchronising
+	if err := srv.WaitCalls(ctxTimeout(t, testTimeout), 2); err != nil {
+		t.Fatal(err)
 	}
 	srv.Stop()
 	srv.Stop()
