@@ -64,6 +64,9 @@ type FilterSpec struct {
 	Route string
 	// Cluster is the upstream cluster the chain calls.
 	Cluster string
+	// Endpoint is the endpoint address of a per-endpoint chain (run once
+	// per attempt on that endpoint; "" for route and cluster chains).
+	Endpoint string
 	// Decode decodes the filter's options (its configuration entry without
 	// the name key) into v, strictly: unknown keys and values of the wrong
 	// type are errors that name the configuration file and line.

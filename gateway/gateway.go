@@ -58,6 +58,13 @@ type Call struct {
 	// Timeout is the time the whole upstream call may take (0: none
 	// beyond the context's deadline).
 	Timeout time.Duration
+	// Idempotent marks a call that may be sent again after it may have
+	// reached an upstream (failover after a sent attempt, backup
+	// requests): set from the route's target.idempotent.
+	Idempotent bool
+	// HashKey is the consistent-hash load balancer's key (from the
+	// route's target.hash_key); empty: no affinity.
+	HashKey string
 }
 
 // Reply is the answer to a Call: Value from a Simple call, Payload (an
@@ -73,6 +80,13 @@ type Reply struct {
 	// Header and Trailer are a gRPC upstream's response metadata; an
 	// Invoker may set them also when it returns an error.
 	Header, Trailer metadata.MD
+	// Endpoint is the address of the endpoint whose answer this is (also
+	// set with an error when an endpoint answered it); empty when no
+	// endpoint was reached.
+	Endpoint string
+	// Attempts counts the attempts sent for the call (failovers and
+	// backup requests included; 0 when none was sent).
+	Attempts int
 }
 
 // Invoker sends a Call upstream. Invoke may block until ctx's deadline or

@@ -1,0 +1,42 @@
+package gateway
+
+// Endpoint is one upstream address and what load balancing knows of it,
+// as configuration or a registry describes it. Discovery plugins produce
+// endpoints; clusters consume them.
+type Endpoint struct {
+	// Addr is "host:port" (or, for gRPC clusters, a grpc-go target).
+	Addr string
+	// Weight is the endpoint's relative share of traffic for weighted
+	// policies (0: DefaultWeight).
+	Weight int
+	// DC is the data-centre label ("" when unknown).
+	DC string
+	// Group is the Motan group the endpoint registered in ("" for
+	// configured endpoints).
+	Group string
+	// Labels are further registry attributes, read only.
+	Labels map[string]string
+}
+
+// DefaultWeight is the weight of an endpoint that declares none.
+const DefaultWeight = 100
+
+// EffectiveWeight returns e.Weight, or DefaultWeight when it is not
+// positive.
+func (e Endpoint) EffectiveWeight() int {
+	if e.Weight <= 0 {
+		return DefaultWeight
+	}
+	return e.Weight
+}
+
+// EndpointSet is a cluster's endpoints as its source sees them at one
+// moment. A cluster replaces its whole set on each update.
+type EndpointSet struct {
+	Endpoints []Endpoint
+	// GroupWeights, when not empty, splits traffic between the groups of
+	// Endpoints (Endpoint.Group) by weight before the cluster's policy
+	// picks within the chosen group (a traffic-switch command merging
+	// groups). A group with no endpoint gets no traffic.
+	GroupWeights map[string]int
+}
