@@ -48,6 +48,7 @@ type Gateway struct {
 	demoLn   net.Listener
 	demoAddr string
 	env      *gateway.FilterEnv
+	tel      *telemetry // process-wide observability (telemetry.go)
 	errc     chan error
 	log      *slog.Logger
 	started  time.Time
@@ -96,9 +97,16 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.demo = &motan2.Server{Handler: demo.Mux(), Logger: log.With("component", "demo")}
 	}
 	g.env = gateway.NewFilterEnv()
-	built, err := Build(cfg, g.demoAddr, g.env, log)
+	tel, err := newTelemetry(cfg, log)
 	if err != nil {
 		g.closeListeners()
+		return nil, err
+	}
+	g.tel = tel
+	built, err := build(cfg, g.demoAddr, g.env, g.tel, log)
+	if err != nil {
+		g.closeListeners()
+		g.tel.close()
 		return nil, err
 	}
 	gen := g.newGeneration(1, cfg, built)
@@ -364,6 +372,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if g.demo != nil {
 		keep(g.demo.Shutdown(ctx))
 	}
+	g.tel.close()
 	return err
 }
 
@@ -386,6 +395,7 @@ type Built struct {
 	cfg *config.Config
 	log *slog.Logger
 	env *gateway.FilterEnv
+	tel *telemetry
 	// track counts the calls in the generation's route chains and closes
 	// them to late calls once the generation is closed (generation.go).
 	track *tracker
@@ -433,7 +443,13 @@ func (b *Built) Close() {
 // "demo" endpoint name. A schema from reflection that cannot be loaded yet
 // is not an error: its routes appear when a background refresh loads it.
 func Build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, log *slog.Logger) (*Built, error) {
-	b := &Built{cfg: cfg, log: log, env: env, track: newTracker(), invokers: map[string]gateway.Invoker{},
+	return build(cfg, demoAddr, env, nil, log)
+}
+
+// build is Build with the process-wide telemetry (nil: none) whose
+// filters start every chain.
+func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *telemetry, log *slog.Logger) (*Built, error) {
+	b := &Built{cfg: cfg, log: log, env: env, tel: tel, track: newTracker(), invokers: map[string]gateway.Invoker{},
 		endpoints: map[string]func() []upstream.EndpointState{}, chains: map[string]gateway.Invoker{},
 		Schemas: map[string]*descriptors.Registry{}}
 	grpcClusters := map[string]*upstream.GRPCCluster{}
@@ -578,6 +594,9 @@ func (b *Built) routeChain(section string, i int, route, cluster string, list []
 	fs, err := b.filters("route "+route, route, cluster, list)
 	if err != nil {
 		return nil, fmt.Errorf("%s[%d] (%s): %w", section, i, route, err)
+	}
+	if tf := b.telemetryFilters(gateway.FilterSpec{Scope: "route " + route, Route: route, Cluster: cluster, Env: b.env}); len(tf) > 0 {
+		fs = append(tf, fs...)
 	}
 	key := section + "/" + route
 	for n := 2; b.chains[key] != nil; n++ {

@@ -246,7 +246,10 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	if changes := restartChanges(old.cfg, cfg); len(changes) > 0 {
 		return &RestartRequiredError{Changes: changes}
 	}
-	built, err := Build(cfg, g.demoAddr, g.env, g.log)
+	if err := g.tel.reconfigure(cfg); err != nil {
+		return fmt.Errorf("configuration not applied: %w", err)
+	}
+	built, err := build(cfg, g.demoAddr, g.env, g.tel, g.log)
 	if err != nil {
 		return fmt.Errorf("configuration not applied: %w", err)
 	}

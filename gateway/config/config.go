@@ -62,6 +62,8 @@ type Config struct {
 	Filters Filters `yaml:"filters"`
 	// Admin is the management API (docs/admin.md).
 	Admin Admin `yaml:"admin"`
+	// Telemetry is metrics, tracing and access logging (telemetry.go).
+	Telemetry Telemetry `yaml:"telemetry"`
 
 	// protocols maps cluster names to protocols, for validation.
 	protocols map[string]string

@@ -1,0 +1,68 @@
+package assembly
+
+import (
+	"log/slog"
+
+	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/gateway/config"
+)
+
+// telemetry is the process-wide observability state: it outlives
+// configuration generations, so a reload keeps the counters, the
+// exporters and the open access log. Its parts live in metrics.go
+// (metrics, Prometheus, Graphite) and tracing.go (tracing, access log).
+// A nil *telemetry is valid and does nothing.
+type telemetry struct {
+	metrics *metricsState
+	tracing *tracingState
+}
+
+// newTelemetry starts the telemetry cfg.Telemetry describes.
+func newTelemetry(cfg *config.Config, log *slog.Logger) (*telemetry, error) {
+	t := &telemetry{}
+	var err error
+	if t.metrics, err = newMetricsState(cfg, log); err != nil {
+		return nil, err
+	}
+	if t.tracing, err = newTracingState(cfg, log); err != nil {
+		t.metrics.close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// reconfigure applies a reloaded configuration's telemetry section, or
+// says why it cannot be applied without a restart. It runs before the new
+// generation is built.
+func (t *telemetry) reconfigure(cfg *config.Config) error {
+	if t == nil {
+		return nil
+	}
+	if err := t.metrics.reconfigure(cfg); err != nil {
+		return err
+	}
+	return t.tracing.reconfigure(cfg)
+}
+
+// close flushes and stops the exporters.
+func (t *telemetry) close() {
+	if t == nil {
+		return
+	}
+	t.tracing.close()
+	t.metrics.close()
+}
+
+// telemetryFilters returns the filters that start a chain: a route's
+// (spec.Route set) or an endpoint's (spec.Endpoint set, run per
+// attempt). Tracing comes first so that its span encloses the rest, then
+// the access log, then metrics. Nil when telemetry is off.
+func (b *Built) telemetryFilters(spec gateway.FilterSpec) []gateway.Filter {
+	if b.tel == nil {
+		return nil
+	}
+	var fs []gateway.Filter
+	fs = b.tel.tracing.filters(spec, fs)
+	fs = b.tel.metrics.filters(spec, fs)
+	return fs
+}
