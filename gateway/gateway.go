@@ -87,6 +87,9 @@ type Reply struct {
 	// Attempts counts the attempts sent for the call (failovers and
 	// backup requests included; 0 when none was sent).
 	Attempts int
+	// Backups counts the backup (hedged) attempts among Attempts; the
+	// rest beyond the first are failovers.
+	Backups int
 }
 
 // Invoker sends a Call upstream. Invoke may block until ctx's deadline or
