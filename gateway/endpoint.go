@@ -40,3 +40,37 @@ type EndpointSet struct {
 	// groups). A group with no endpoint gets no traffic.
 	GroupWeights map[string]int
 }
+
+// CallPolicy is what a route says of how its calls may be sent; the
+// ingress copies it into each Call (Idempotent, HashKey).
+type CallPolicy struct {
+	// Idempotent marks the route's calls as safe to send again.
+	Idempotent bool
+	// HashKey says where the consistent-hash key comes from (From 0: no
+	// key).
+	HashKey KeySource
+}
+
+// KeySource names a request value: a header (HTTP header, gRPC metadata
+// or Motan2 meta), a path variable, a query parameter or a bound
+// argument.
+type KeySource struct {
+	From KeyFrom
+	// Name is the header (lower-case for gRPC metadata), variable,
+	// parameter or argument name.
+	Name string
+	// Arg is the argument's index, for KeyFromArg.
+	Arg int
+}
+
+// KeyFrom is where a KeySource reads.
+type KeyFrom uint8
+
+// Key sources.
+const (
+	KeyNone KeyFrom = iota
+	KeyFromHeader
+	KeyFromPath
+	KeyFromQuery
+	KeyFromArg
+)

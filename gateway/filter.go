@@ -147,3 +147,20 @@ func NewFilter(spec FilterSpec) (Filter, error) {
 	}
 	return flt, nil
 }
+
+// HealthReporter is implemented by filters that judge the health of the
+// endpoint whose chain they are in (a per-endpoint breaker): a cluster
+// picks an endpoint with a filter reporting false only when nothing else
+// is left. Healthy is called on every pick: one atomic load, no lock.
+type HealthReporter interface {
+	Healthy() bool
+}
+
+// StateReporter is implemented by filters with a run-time state worth
+// showing (a breaker: closed, open, half-open): the management API lists
+// it for each cluster endpoint.
+type StateReporter interface {
+	// FilterState returns the filter's registered name and a short
+	// description of its state now.
+	FilterState() (name, state string)
+}

@@ -56,8 +56,16 @@ type Call struct {
 	// RequestID is the caller's request id (generated when absent).
 	RequestID string
 	// Timeout is the time the whole upstream call may take (0: none
-	// beyond the context's deadline).
+	// beyond the context's deadline), counted from Start.
 	Timeout time.Duration
+	// Start is when the ingress received the request, so that the time
+	// spent in the gateway before the upstream call counts against
+	// Timeout; zero: Timeout counts from when the cluster starts the call.
+	Start time.Time
+	// TimeoutSource names where Timeout came from, for timeout replies:
+	// "route timeout", "grpc-timeout", "M_tmo" or the HTTP header's name
+	// ("" is read as the route's timeout).
+	TimeoutSource string
 	// Idempotent marks a call that may be sent again after it may have
 	// reached an upstream (failover after a sent attempt, backup
 	// requests): set from the route's target.idempotent.
@@ -65,6 +73,12 @@ type Call struct {
 	// HashKey is the consistent-hash load balancer's key (from the
 	// route's target.hash_key); empty: no affinity.
 	HashKey string
+	// Attempt is the 1-based number of this attempt among the call's,
+	// and Backup marks a backup request: the cluster sets them on each
+	// attempt's copy of the call, for the endpoint chain (0 and false
+	// elsewhere).
+	Attempt int
+	Backup  bool
 }
 
 // Reply is the answer to a Call: Value from a Simple call, Payload (an
@@ -132,6 +146,7 @@ type Route struct {
 	// query and JSON body (Args is unused) and the reply message is
 	// written as JSON.
 	Proto   *ProtoRoute
+	Policy  CallPolicy
 	Invoker Invoker
 }
 
@@ -198,6 +213,7 @@ type GRPCRoute struct {
 	// for serving the service in server reflection; PassPayload routes to
 	// a gRPC upstream work without one.
 	Schema  *descriptors.Registry
+	Policy  CallPolicy
 	Invoker Invoker
 }
 

@@ -12,6 +12,10 @@
 //	PUT  /degrade/{route}        {"degraded": true}
 //	POST /reload                 re-read the configuration, or apply the YAML body
 //	GET  /explain?http=GET%20/v1/users/7 | ?grpc=/pkg.Svc/Method | ?motan2=service,group,method
+//	GET  /commands               registry commands and discovery state (commands.go)
+//	PUT  /commands/{cluster}     {"command": ...} set a static registry's command
+//	POST /commands/{cluster}/dryrun  {"command": ...} the split a command would produce
+//	GET  /metrics                Prometheus text format (metrics.go)
 //
 // Every answer is JSON; errors are {"error": "..."}. With a token, every
 // request must carry "Authorization: Bearer TOKEN" (compared in constant
@@ -106,9 +110,13 @@ func New(o Options) *Server {
 	s.handle("/degrade/{route...}", s.degrade, "GET", "PUT")
 	s.handle("/reload", s.reload, "POST")
 	s.handle("/explain", s.explain, "GET")
+	s.handle("/metrics", s.metrics, "GET")                          // metrics.go
+	s.handle("/commands", s.commands, "GET")                        // commands.go
+	s.handle("/commands/{cluster}", s.commandOne, "PUT")            // commands.go
+	s.handle("/commands/{cluster}/dryrun", s.commandDryRun, "POST") // commands.go
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no endpoint "+r.URL.Path+
-			" (endpoints: /status, /routes, /clusters, /switches, /degrade/{route}, /reload, /explain)")
+			" (endpoints: /status, /routes, /clusters, /switches, /degrade/{route}, /reload, /explain, /commands, /metrics)")
 	})
 	return s
 }
@@ -265,7 +273,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	gs.Listeners = listeners
 	up := time.Since(gs.StartedAt)
 	writeJSON(w, http.StatusOK, Status{Version: s.opts.Version, Uptime: up.Round(time.Second).String(),
-		UptimeSeconds: up.Seconds(), GatewayStatus: gs})
+		UptimeSeconds: up.Seconds(), GatewayStatus: gs, Traffic: s.traffic()})
 	return nil
 }
 

@@ -77,6 +77,9 @@ type Status struct {
 	Uptime        string  `json:"uptime"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
 	GatewayStatus
+	// Traffic is the last window's numbers per route (metrics.go); absent
+	// when metrics are off.
+	Traffic *Traffic `json:"traffic,omitempty"`
 }
 
 // RouteList is GET /routes.
@@ -136,8 +139,17 @@ type Cluster struct {
 	Name     string `json:"name"`
 	Protocol string `json:"protocol"`
 	LB       string `json:"lb"`
-	// Filters is the cluster's chain (filters.clusters), by name.
-	Filters   []string   `json:"filters"`
+	// Filters is the cluster's chain (filters.clusters), by name, and
+	// EndpointFilters each endpoint's (filters.endpoints or
+	// filters.endpoint).
+	Filters         []string `json:"filters"`
+	EndpointFilters []string `json:"endpoint_filters"`
+	// Calls, Retries and Backups count the cluster's calls, the attempts
+	// sent again after a failure and the backup requests, since the
+	// generation was built.
+	Calls     uint64     `json:"calls"`
+	Retries   uint64     `json:"retries"`
+	Backups   uint64     `json:"backups"`
 	Endpoints []Endpoint `json:"endpoints"`
 }
 
@@ -151,6 +163,15 @@ type Endpoint struct {
 	Available bool `json:"available"`
 	// State is a gRPC endpoint's connectivity state.
 	State string `json:"state,omitempty"`
+	// Weight, DC and Group are the endpoint's labels.
+	Weight int    `json:"weight"`
+	DC     string `json:"dc,omitempty"`
+	Group  string `json:"group,omitempty"`
+	// Active is the number of calls in flight to the endpoint.
+	Active int64 `json:"active"`
+	// Breaker is the state of the endpoint's breaker ("closed", "open
+	// (REASON)", "half-open"), when its chain has one.
+	Breaker string `json:"breaker,omitempty"`
 }
 
 // Query is what GET /explain asks about: an HTTP request (Method, Path),

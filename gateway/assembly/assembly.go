@@ -25,6 +25,7 @@ import (
 	"github.com/meshgate/meshgate/descriptors"
 	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/gateway/config"
+	"github.com/meshgate/meshgate/gateway/discovery"
 	"github.com/meshgate/meshgate/gateway/ingress"
 	"github.com/meshgate/meshgate/gateway/upstream"
 	"github.com/meshgate/meshgate/internal/demo"
@@ -48,7 +49,8 @@ type Gateway struct {
 	demoLn   net.Listener
 	demoAddr string
 	env      *gateway.FilterEnv
-	tel      *telemetry // process-wide observability (telemetry.go)
+	tel      *telemetry     // process-wide observability (telemetry.go)
+	hub      *discovery.Hub // process-wide registries (discovery.go)
 	errc     chan error
 	log      *slog.Logger
 	started  time.Time
@@ -103,17 +105,25 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.tel = tel
-	built, err := build(cfg, g.demoAddr, g.env, g.tel, log)
-	if err != nil {
+	if err := g.openDiscovery(cfg); err != nil {
 		g.closeListeners()
 		g.tel.close()
 		return nil, err
 	}
+	built, err := build(cfg, g.demoAddr, g.env, g.tel, nil, log)
+	if err != nil {
+		g.closeListeners()
+		g.tel.close()
+		g.closeDiscovery()
+		return nil, err
+	}
+	g.subscribe(built)
 	gen := g.newGeneration(1, cfg, built)
 	g.cur.Store(gen)
 	fail := func(what string, err error) (*Gateway, error) {
 		g.closeListeners()
 		built.Close()
+		g.closeDiscovery()
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if cfg.Motan2 != nil {
@@ -162,7 +172,8 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		MaxConnections: cfg.HTTP.MaxConnections, RequestIDHeader: cfg.HTTP.RequestIDHeader,
-		Logger: log.With("component", "http"),
+		TimeoutHeader: cfg.HTTP.TimeoutHeader,
+		Logger:        log.With("component", "http"),
 	})
 	g.publishSchemas(gen)
 	if g.demo != nil {
@@ -174,8 +185,11 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if g.grpc != nil {
 		go func() { g.errc <- serveErr("grpc", g.grpc.Serve(g.grpcLn), nil) }()
 	}
-	go func() { g.errc <- serveErr("http", g.http.Serve(l), nil) }()
+	go func() { g.errc <- serveErr("http", g.http.Serve(l), net.ErrClosed) }()
 	g.startRefreshers(gen)
+	if err := g.exportServices(cfg); err != nil {
+		g.log.Error("exported services not registered", "error", err)
+	}
 	return g, nil
 }
 
@@ -350,8 +364,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.shut = true
 	g.reloadMu.Unlock()
+	g.unexport() // clients stop picking this agent while it drains
 
 	err := g.http.Shutdown(ctx)
+	// fasthttp's Shutdown closes only the listeners its Serve has
+	// registered: a Shutdown right after Start could otherwise leave the
+	// Serve goroutine, not started yet, accepting forever.
+	g.httpLn.Close()
 	keep := func(e error) {
 		if err == nil {
 			err = e
@@ -373,6 +392,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		keep(g.demo.Shutdown(ctx))
 	}
 	g.tel.close()
+	g.closeDiscovery()
 	return err
 }
 
@@ -396,6 +416,10 @@ type Built struct {
 	log *slog.Logger
 	env *gateway.FilterEnv
 	tel *telemetry
+	// filterCache holds the filters this generation built or reused
+	// (filterstate.go); prevFilters the replaced generation's, during
+	// the build only.
+	filterCache, prevFilters *filterCache
 	// track counts the calls in the generation's route chains and closes
 	// them to late calls once the generation is closed (generation.go).
 	track *tracker
@@ -403,6 +427,9 @@ type Built struct {
 	invokers map[string]gateway.Invoker
 	// endpoints report each cluster's endpoints, for the admin API.
 	endpoints map[string]func() []upstream.EndpointState
+	// clusters are the clusters by name (without their chains): what
+	// discovery updates and the admin API reads.
+	clusters map[string]Cluster
 	// chains are the route chains (each under its tracker) by route key,
 	// to forward a late call to the generation that replaced this one.
 	chains map[string]gateway.Invoker
@@ -416,6 +443,10 @@ type Built struct {
 	// rebuild after a schema refresh keeps the filters' state.
 	httpChains, transcodeChains []gateway.Invoker
 	closers                     []func()
+	// gates are the degrade gates of the clusters discovery feeds, and
+	// disc their subscriptions (discovery.go).
+	gates map[string]*discovery.Gate
+	disc  *discovery.Manager
 	// sources are how each schema loads; those with a refresh interval
 	// (reflection) reload in the background while the gateway runs.
 	sources []*schemaSource
@@ -443,28 +474,31 @@ func (b *Built) Close() {
 // "demo" endpoint name. A schema from reflection that cannot be loaded yet
 // is not an error: its routes appear when a background refresh loads it.
 func Build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, log *slog.Logger) (*Built, error) {
-	return build(cfg, demoAddr, env, nil, log)
+	return build(cfg, demoAddr, env, nil, nil, log)
 }
 
 // build is Build with the process-wide telemetry (nil: none) whose
-// filters start every chain.
-func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *telemetry, log *slog.Logger) (*Built, error) {
-	b := &Built{cfg: cfg, log: log, env: env, tel: tel, track: newTracker(), invokers: map[string]gateway.Invoker{},
+// filters start every chain, and the generation it replaces (nil: none),
+// whose unchanged filters it reuses with their state.
+func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *telemetry, prev *Built, log *slog.Logger) (*Built, error) {
+	b := &Built{cfg: cfg, log: log, env: env, tel: tel, track: newTracker(), filterCache: &filterCache{}, invokers: map[string]gateway.Invoker{},
 		endpoints: map[string]func() []upstream.EndpointState{}, chains: map[string]gateway.Invoker{},
-		Schemas: map[string]*descriptors.Registry{}}
+		clusters: map[string]Cluster{},
+		Schemas:  map[string]*descriptors.Registry{}}
+	if prev != nil {
+		b.prevFilters = prev.filterCache
+	}
 	grpcClusters := map[string]*upstream.GRPCCluster{}
 	for _, cc := range cfg.Clusters {
-		eps := make([]string, len(cc.Endpoints))
+		eps := make([]gateway.Endpoint, len(cc.Endpoints))
 		for i, ep := range cc.Endpoints {
-			if ep == config.DemoEndpoint {
-				ep = demoAddr
+			if ep.Addr == config.DemoEndpoint {
+				ep.Addr = demoAddr
 			}
-			eps[i] = ep
+			eps[i] = gateway.Endpoint{Addr: ep.Addr, Weight: ep.Weight, DC: ep.DC, Group: ep.Group}
 		}
-		lb := upstream.RoundRobin
-		if cc.LB == "random" {
-			lb = upstream.Random
-		}
+		ha := haOptions(&cc)
+		chain := b.endpointChain(cc.Name)
 		if cc.Protocol == config.ProtocolGRPC {
 			tlsCfg, err := clientTLS(cc.TLS)
 			if err != nil {
@@ -472,7 +506,8 @@ func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *tel
 				return nil, fmt.Errorf("cluster %s: %w", cc.Name, err)
 			}
 			c, err := upstream.NewGRPCCluster(cc.Name, eps, upstream.GRPCClusterOptions{
-				LB: lb, TLS: tlsCfg, DialTimeout: cc.DialTimeout, MaxRecvMsgSize: cc.MaxBodyBytes, Logger: log,
+				LB: cc.LB, TLS: tlsCfg, DialTimeout: cc.DialTimeout, MaxRecvMsgSize: cc.MaxBodyBytes, Logger: log,
+				HA: ha, EndpointChain: chain,
 			})
 			if err != nil {
 				b.Close()
@@ -480,22 +515,29 @@ func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *tel
 			}
 			grpcClusters[cc.Name], b.invokers[cc.Name] = c, c
 			b.endpoints[cc.Name] = c.EndpointStates
+			b.clusters[cc.Name] = c
 			b.closers = append(b.closers, c.Close)
 			continue
 		}
 		ser, _ := motan2.ParseSerialization(cc.Serialization)
-		c := upstream.NewCluster(cc.Name, eps, upstream.ClusterOptions{
-			LB: lb, Serialization: ser, Logger: log,
+		c, err := upstream.NewCluster(cc.Name, eps, upstream.ClusterOptions{
+			LB: cc.LB, Serialization: ser, Logger: log, HA: ha, EndpointChain: chain,
 			Client: []motan2.ClientOption{
 				motan2.WithConnections(cc.Connections), motan2.WithMaxInFlight(cc.MaxInFlight),
 				motan2.WithDialTimeout(cc.DialTimeout), motan2.WithGzipThreshold(cc.GzipThreshold),
 				motan2.WithLimits(motan2.Limits{MaxBodySize: cc.MaxBodyBytes}),
 			},
 		})
+		if err != nil {
+			b.Close()
+			return nil, fmt.Errorf("cluster %s: %w", cc.Name, err)
+		}
 		b.invokers[cc.Name] = c
 		b.endpoints[cc.Name] = c.EndpointStates
+		b.clusters[cc.Name] = c
 		b.closers = append(b.closers, c.Close)
 	}
+	b.gateDiscovered() // discovery.go
 	if err := b.loadSchemas(grpcClusters, log); err != nil {
 		b.Close()
 		return nil, err
@@ -534,6 +576,7 @@ func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *tel
 		r := &ingress.Motan2Route{
 			Name: rc.Name, Service: rc.Service, Group: rc.Group,
 			TargetService: rc.Target.Service, TargetGroup: rc.Target.Group, Timeout: rc.Target.Timeout,
+			Policy: callPolicy(&rc.Target.CallPolicy, nil),
 		}
 		if _, ok := grpcClusters[rc.Target.Cluster]; ok {
 			r.Bridge = &ingress.Motan2Bridge{Schema: b.Schemas[rc.Schema], Service: orString(rc.Target.Service, rc.Service),
@@ -555,7 +598,7 @@ func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *tel
 		r := &gateway.GRPCRoute{
 			Name: rc.Name, Service: rc.Service, Method: rc.Method,
 			TargetService: rc.Target.Service, Group: rc.Target.Group, Version: rc.Target.Version,
-			Timeout: rc.Target.Timeout, Invoker: chain,
+			Timeout: rc.Target.Timeout, Invoker: chain, Policy: callPolicy(&rc.Target.CallPolicy, nil),
 		}
 		if rc.Schema != "" {
 			r.Schema = b.Schemas[rc.Schema]
@@ -567,6 +610,7 @@ func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *tel
 		b.Close()
 		return nil, err
 	}
+	b.prevFilters = nil // reused what it could: let the old generation go
 	return b, nil
 }
 
@@ -611,7 +655,7 @@ func (b *Built) filters(scope, route, cluster string, list []config.Filter) ([]g
 	fs := make([]gateway.Filter, 0, len(list))
 	for j := range list {
 		fc := &list[j]
-		f, err := gateway.NewFilter(gateway.FilterSpec{Name: fc.Name, Scope: scope, Route: route, Cluster: cluster, Decode: fc.Decode, Env: b.env})
+		f, err := b.newFilter(j, fc, gateway.FilterSpec{Scope: scope, Route: route, Cluster: cluster, Env: b.env})
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", fc.Line, err)
 		}
@@ -714,7 +758,7 @@ func (b *Built) buildHTTP(level slog.Level) (*httpView, error) {
 			Group: rc.Target.Group, Version: rc.Target.Version, Timeout: rc.Target.Timeout,
 			RequestHeaders: rc.RequestHeaders, ResponseMeta: rc.ResponseMeta,
 			ContentType: rc.Reply.ContentType, JSON: translate.JSONOptions{Int64AsString: rc.Reply.Int64AsString},
-			Invoker: b.httpChains[i],
+			Invoker: b.httpChains[i], Policy: callPolicy(&rc.Target.CallPolicy, rc.Args),
 		}
 		for _, ac := range rc.Args {
 			typ, err := translate.ParseArgType(ac.Type)
@@ -752,7 +796,7 @@ func (b *Built) buildHTTP(level slog.Level) (*httpView, error) {
 			Services: tc.Services, Invoker: b.transcodeChains[i], GenericPost: tc.GenericPost,
 			Warn:    func(msg string) { b.log.Log(context.Background(), level, msg, "schema", tc.Schema) },
 			Service: tc.Target.Service, Group: tc.Target.Group, Version: tc.Target.Version, Timeout: tc.Target.Timeout,
-			Mode: mode, PayloadSerialization: ser, ArgFields: fields,
+			Mode: mode, PayloadSerialization: ser, ArgFields: fields, Policy: callPolicy(&tc.Target.CallPolicy, nil),
 			JSON: translate.ProtoJSONOptions{
 				UseProtoNames: tc.JSON.ProtoNames, EmitUnpopulated: tc.JSON.EmitUnpopulated,
 				EnumsAsNumbers: tc.JSON.EnumsAsNumbers, Int64AsNumbers: tc.JSON.Int64AsNumbers,

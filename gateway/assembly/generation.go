@@ -222,6 +222,7 @@ func restartChanges(old, new *config.Config) []string {
 	section("motan2", old.Motan2, new.Motan2)
 	section("demo", old.Demo, new.Demo)
 	section("admin", old.Admin, new.Admin)
+	out = append(out, registryChanges(old, new)...) // discovery.go
 	return out
 }
 
@@ -249,10 +250,11 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	if err := g.tel.reconfigure(cfg); err != nil {
 		return fmt.Errorf("configuration not applied: %w", err)
 	}
-	built, err := build(cfg, g.demoAddr, g.env, g.tel, g.log)
+	built, err := build(cfg, g.demoAddr, g.env, g.tel, old.built, g.log)
 	if err != nil {
 		return fmt.Errorf("configuration not applied: %w", err)
 	}
+	g.subscribe(built) // discovery.go: before the swap
 	gen := g.newGeneration(old.num+1, cfg, built)
 
 	g.swapMu.Lock()

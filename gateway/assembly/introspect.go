@@ -145,9 +145,25 @@ func (b *Built) cluster(name string) admin.Cluster {
 			c.Protocol, c.LB = cc.Protocol, cc.LB
 		}
 	}
+	list, ok := b.cfg.Filters.Endpoints[name]
+	if !ok {
+		list = b.cfg.Filters.Endpoint
+	}
+	c.EndpointFilters = filterNames(list)
+	if cl := b.clusters[name]; cl != nil {
+		st := cl.Stats()
+		c.Calls, c.Retries, c.Backups = st.Calls, st.Retries, st.Backups
+	}
 	if states := b.endpoints[name]; states != nil {
 		for _, ep := range states() {
-			c.Endpoints = append(c.Endpoints, admin.Endpoint{Address: ep.Address, Available: ep.Available, State: ep.State})
+			e := admin.Endpoint{Address: ep.Address, Available: ep.Available, State: ep.State,
+				Weight: ep.Weight, DC: ep.DC, Group: ep.Group, Active: ep.Active}
+			for _, f := range ep.Filters {
+				if f.Name == "breaker" {
+					e.Breaker = f.State
+				}
+			}
+			c.Endpoints = append(c.Endpoints, e)
 		}
 	}
 	return c

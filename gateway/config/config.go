@@ -64,6 +64,8 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Telemetry is metrics, tracing and access logging (telemetry.go).
 	Telemetry Telemetry `yaml:"telemetry"`
+	// Registries are the service registries (discovery.go, docs/discovery.md).
+	Registries []Registry `yaml:"registries"`
 
 	// protocols maps cluster names to protocols, for validation.
 	protocols map[string]string
@@ -93,6 +95,10 @@ type HTTP struct {
 	// RequestIDHeader is read for the caller's request id and set on every
 	// response; a missing id is generated (default X-Request-Id).
 	RequestIDHeader string `yaml:"request_id_header"`
+	// TimeoutHeader names a request header carrying the caller's time
+	// budget ("250ms", "2s" or milliseconds), which shortens the route's
+	// timeout (default: none).
+	TimeoutHeader string `yaml:"timeout_header"`
 }
 
 // Admin configures the management API (docs/admin.md): status, routes,
@@ -131,6 +137,8 @@ type Motan2Ingress struct {
 	// ProxyBit sets the proxy bit on replies, as a motan-go agent does
 	// (default true).
 	ProxyBit *bool `yaml:"proxy_bit"`
+	// Export registers services served here in registries (discovery.go).
+	Export []Export `yaml:"export"`
 }
 
 // Motan2Route forwards Motan2 requests for one service (and group) to a
@@ -164,7 +172,8 @@ type Motan2Target struct {
 	Args []string `yaml:"args"`
 	// Timeout bounds each forwarded call (default 1s); the caller's M_tmo
 	// also bounds it.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout    time.Duration `yaml:"timeout"`
+	CallPolicy `yaml:",inline"`
 }
 
 // GRPCIngress configures the gRPC listener (HTTP/2: h2c, or TLS when a
@@ -236,7 +245,8 @@ type ProtoTarget struct {
 	// of encoding simple (default: one map argument holding the message).
 	Args []string `yaml:"args"`
 	// Timeout bounds the upstream call (default 1s).
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout    time.Duration `yaml:"timeout"`
+	CallPolicy `yaml:",inline"`
 }
 
 // Encodings of ProtoTarget.
@@ -313,6 +323,13 @@ type Filters struct {
 	// Clusters maps a cluster name to a chain run on every call to that
 	// cluster, after the route's chain.
 	Clusters map[string][]Filter `yaml:"clusters"`
+	// Endpoint is the chain of every endpoint of every cluster that
+	// Endpoints does not name: run once per attempt (failover and backup
+	// requests included), with state of its own per endpoint (a
+	// per-endpoint breaker or concurrency limit).
+	Endpoint []Filter `yaml:"endpoint"`
+	// Endpoints maps a cluster name to its endpoints' chain.
+	Endpoints map[string][]Filter `yaml:"endpoints"`
 }
 
 // Filter is one entry of a chain: the filter's registered name and its
@@ -404,10 +421,22 @@ type Demo struct {
 // Cluster is a named group of Motan2 endpoints serving the same services.
 type Cluster struct {
 	Name string `yaml:"name"`
-	// Endpoints are host:port addresses ("demo" = the built-in demo service).
-	Endpoints []string `yaml:"endpoints"`
-	// LB picks an endpoint per call: round_robin (default) or random.
+	// Endpoints are host:port addresses ("demo" = the built-in demo
+	// service), each a string or a map with addr, weight, dc and group.
+	Endpoints []Endpoint `yaml:"endpoints"`
+	// LB picks an endpoint per call (docs/load-balancing.md): round_robin
+	// (default), random, weighted_round_robin, least_active or
+	// consistent_hash.
 	LB string `yaml:"lb"`
+	// Retries, RetryOn, RetryBudget and BackupRequests configure failover
+	// and backup requests (docs/high-availability.md).
+	Retries        int             `yaml:"retries"`
+	RetryOn        []string        `yaml:"retry_on"`
+	RetryBudget    float64         `yaml:"retry_budget"`
+	BackupRequests *BackupRequests `yaml:"backup_requests"`
+	// PreferDC keeps calls on the endpoints labelled with this data
+	// centre while any is available; the others are the fallback.
+	PreferDC string `yaml:"prefer_dc"`
 	// Connections per endpoint (default 2), each multiplexing many calls.
 	Connections int `yaml:"connections"`
 	// MaxInFlight caps pending calls per connection (default 1024).
@@ -425,6 +454,8 @@ type Cluster struct {
 	// to Motan2 clusters only; tls to gRPC clusters only.
 	Protocol string     `yaml:"protocol"`
 	TLS      *ClientTLS `yaml:"tls"`
+	// Discovery takes the endpoints from a registry (discovery.go).
+	Discovery *ClusterDiscovery `yaml:"discovery"`
 }
 
 // Cluster protocols.
@@ -462,7 +493,8 @@ type Target struct {
 	Group   string `yaml:"group"`
 	Version string `yaml:"version"`
 	// Timeout is the whole upstream call's deadline (default 1s).
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout    time.Duration `yaml:"timeout"`
+	CallPolicy `yaml:",inline"`
 }
 
 // Arg binds one Motan2 argument.
@@ -667,6 +699,8 @@ func (c *Config) applyDefaults() {
 		cl.Serialization = orDefault(cl.Serialization, "simple")
 		cl.MaxBodyBytes = orDefaultInt(cl.MaxBodyBytes, motan2.DefaultMaxSize)
 	}
+	c.applyTracingDefaults() // tracing.go
+	c.applyMetricsDefaults() // metrics.go
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		r.Method = strings.ToUpper(r.Method)
@@ -820,10 +854,14 @@ func (c *Config) validate(v *validator) {
 		}
 		clusters[cl.Name] = true
 		c.protocols[cl.Name] = cl.Protocol
-		if len(cl.Endpoints) == 0 {
-			v.addf(at("endpoints"), "at least one endpoint is needed")
+		if len(cl.Endpoints) == 0 && cl.Discovery == nil {
+			v.addf(at("endpoints"), "at least one endpoint is needed (or a discovery section)")
 		}
-		for j, ep := range cl.Endpoints {
+		for j, e := range cl.Endpoints {
+			ep := e.Addr
+			if e.Weight < 0 {
+				v.addf(at("endpoints", j, "weight"), "must not be negative, got %d", e.Weight)
+			}
 			if ep == DemoEndpoint {
 				if c.Demo == nil {
 					v.addf(at("endpoints", j), "endpoint %q needs the demo section (the built-in demo service)", ep)
@@ -834,9 +872,7 @@ func (c *Config) validate(v *validator) {
 			}
 			validAddr(at("endpoints", j), ep)
 		}
-		if cl.LB != "round_robin" && cl.LB != "random" {
-			v.addf(at("lb"), "unknown load balancer %q (round_robin, random)", cl.LB)
-		}
+		v.validateHA(at, &cl)
 		if cl.DialTimeout < 0 {
 			v.addf(at("dial_timeout"), "must be positive, got %v", cl.DialTimeout)
 		}
@@ -965,6 +1001,9 @@ func (c *Config) validate(v *validator) {
 	c.validateGRPC(v, clusters)
 	c.validateFilters(v)
 	c.validateAdmin(v)
+	c.validateDiscovery(v)
+	c.validateTracing(v) // tracing.go
+	c.validateMetrics(v) // metrics.go
 }
 
 // validateAdmin checks the management API's section: an address that is
@@ -1005,7 +1044,7 @@ func IsLoopback(host string) bool {
 // options are reported with their line before anything serves.
 func (c *Config) validateFilters(v *validator) {
 	env := gateway.NewFilterEnv()
-	check := func(path []any, list []Filter) {
+	checkSpec := func(path []any, list []Filter, endpoint string) {
 		for j := range list {
 			f := &list[j]
 			at := append(append([]any{}, path...), j)
@@ -1013,17 +1052,50 @@ func (c *Config) validateFilters(v *validator) {
 				v.addf(at, "a filter needs a name")
 				continue
 			}
-			if _, err := gateway.NewFilter(gateway.FilterSpec{Name: f.Name, Scope: pathString(path), Decode: f.Decode, Env: env}); err != nil {
+			if _, err := gateway.NewFilter(gateway.FilterSpec{Name: f.Name, Scope: pathString(path), Endpoint: endpoint, Decode: f.Decode, Env: env}); err != nil {
 				v.addf(at, "%v", err)
 			}
 		}
 	}
+	check := func(path []any, list []Filter) { checkSpec(path, list, "") }
 	check(p("filters", "default"), c.Filters.Default)
 	for _, name := range sortedKeys(boolKeys(c.Filters.Clusters)) {
 		if c.protocols[name] == "" {
 			v.addf(p("filters", "clusters", name), "unknown cluster %q", name)
 		}
 		check(p("filters", "clusters", name), c.Filters.Clusters[name])
+	}
+	// Endpoint chains are built with FilterSpec.Endpoint set: a filter
+	// may refuse options that make no sense per endpoint.
+	checkEndpoint := func(path []any, list []Filter) { checkSpec(path, list, "endpoint") }
+	checkEndpoint(p("filters", "endpoint"), c.Filters.Endpoint)
+	for _, name := range sortedKeys(boolKeys(c.Filters.Endpoints)) {
+		if c.protocols[name] == "" {
+			v.addf(p("filters", "endpoints", name), "unknown cluster %q", name)
+		}
+		checkEndpoint(p("filters", "endpoints", name), c.Filters.Endpoints[name])
+	}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		v.validateCallPolicy(p("routes", i, "target"), &r.Target.CallPolicy, "header", "path", "query", "arg")
+		if from, name, _ := ParseHashKey(r.Target.HashKey); from == "arg" {
+			found := false
+			for _, a := range r.Args {
+				found = found || a.Name == name
+			}
+			if !found {
+				v.addf(p("routes", i, "target", "hash_key"), "no argument named %q in this route's args", name)
+			}
+		}
+	}
+	for i := range c.GRPCRoutes {
+		v.validateCallPolicy(p("grpc_routes", i, "target"), &c.GRPCRoutes[i].Target.CallPolicy, "header")
+	}
+	for i := range c.Motan2Routes {
+		v.validateCallPolicy(p("motan2_routes", i, "target"), &c.Motan2Routes[i].Target.CallPolicy, "header")
+	}
+	for i := range c.Transcoding {
+		v.validateCallPolicy(p("transcoding", i, "target"), &c.Transcoding[i].Target.CallPolicy, "header", "path", "query")
 	}
 	for i := range c.Routes {
 		check(p("routes", i, "filters"), c.Routes[i].Filters)

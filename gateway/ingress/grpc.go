@@ -395,7 +395,13 @@ func (g *GRPC) serve(ctx context.Context, ss grpc.ServerStream, sc *grpcScratch,
 
 	call := &sc.call
 	*call = gateway.Call{Service: e.target, Method: method, FullMethod: e.fullMethod,
-		Group: route.Group, Version: route.Version, Header: md, RequestID: id, Timeout: route.Timeout}
+		Group: route.Group, Version: route.Version, Header: md, RequestID: id, Timeout: route.Timeout,
+		Start: time.Now(), Idempotent: route.Policy.Idempotent}
+	if k := route.Policy.HashKey; k.From == gateway.KeyFromHeader {
+		if vs := md.Get(k.Name); len(vs) > 0 {
+			call.HashKey = vs[0]
+		}
+	}
 	if call.FullMethod == "" {
 		if e.sameTarget {
 			call.FullMethod = full
@@ -409,7 +415,7 @@ func (g *GRPC) serve(ctx context.Context, ss grpc.ServerStream, sc *grpcScratch,
 			return &translate.Error{Code: translate.DeadlineExceeded, Message: "deadline exceeded before the call was sent upstream"}
 		}
 		if call.Timeout <= 0 || left < call.Timeout {
-			call.Timeout = left
+			call.Timeout, call.TimeoutSource = left, "grpc-timeout"
 		}
 	}
 

@@ -39,7 +39,11 @@ type HTTPOptions struct {
 	IdleTimeout     time.Duration
 	MaxConnections  int
 	RequestIDHeader string
-	Logger          *slog.Logger
+	// TimeoutHeader names a request header carrying the caller's time
+	// budget ("250ms", "2s", or a number of milliseconds); it shortens the
+	// route's timeout, never lengthens it ("" : none).
+	TimeoutHeader string
+	Logger        *slog.Logger
 }
 
 // HTTP is the HTTP/1.1 ingress: it matches requests against the current
@@ -179,19 +183,25 @@ func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
 	defer sc.release()
 	call := &sc.call
 	*call = gateway.Call{Service: route.Service, Method: route.Method, Group: route.Group, Version: route.Version,
-		RequestID: id, Timeout: route.Timeout}
+		RequestID: id, Timeout: route.Timeout, Start: ctx.Time(), Idempotent: route.Policy.Idempotent}
+	if err := h.callerBudget(ctx, call); err != nil {
+		h.writeError(ctx, err, id)
+		return
+	}
 	args, err := h.bind(ctx, route, &params, sc.args[:0])
 	if err != nil {
 		h.writeError(ctx, err, id)
 		return
 	}
 	call.Args = args
+	call.HashKey = httpHashKey(ctx, route.Policy.HashKey, &params, args)
 	call.Meta = append(sc.meta[:0], motan2.MetaPair{Key: h.opts.RequestIDHeader, Value: id})
 	for _, name := range route.RequestHeaders {
 		if v := ctx.Request.Header.Peek(name); len(v) > 0 {
 			call.Meta = append(call.Meta, motan2.MetaPair{Key: name, Value: string(v)})
 		}
 	}
+	call.Meta = appendTraceContext(call.Meta, &ctx.Request.Header) // tracecontext.go
 
 	// The deadline travels as call.Timeout, which the Motan2 client
 	// enforces with a pooled timer: no per-request context allocations.

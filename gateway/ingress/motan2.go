@@ -24,6 +24,8 @@ type Motan2Route struct {
 	TargetService, TargetGroup string
 	// Timeout bounds the upstream call in addition to the caller's M_tmo.
 	Timeout time.Duration
+	// Policy is the calls' idempotence and hash key (a meta key).
+	Policy gateway.CallPolicy
 	// Invoker gets the request as a Frame call (gateway.Call.Frame).
 	Invoker gateway.Invoker
 	// Bridge, when set, sends the calls to a gRPC service instead (Invoker
@@ -120,7 +122,12 @@ func (m *Motan2) ServeMotan2(ctx context.Context, req *motan2.Frame) *motan2.Fra
 		req.Meta.Set(motan2.MetaGroup, route.TargetGroup)
 	}
 	req.Flags |= motan2.FlagProxy
-	call := gateway.Call{Service: req.Service(), Method: req.Method(), Group: req.Group(), Frame: req, Timeout: route.Timeout}
+	call := gateway.Call{Service: req.Service(), Method: req.Method(), Group: req.Group(), Frame: req,
+		Idempotent: route.Policy.Idempotent}
+	motan2Budget(ctx, &call, route.Timeout)
+	if k := route.Policy.HashKey; k.From == gateway.KeyFromHeader {
+		call.HashKey = req.Meta.Get(k.Name)
+	}
 	var reply gateway.Reply
 	err := route.Invoker.Invoke(ctx, &call, &reply)
 	resp := reply.Frame

@@ -48,8 +48,12 @@ func (m *Motan2) bridge(ctx context.Context, req *motan2.Frame, route *Motan2Rou
 	}
 	call := gateway.Call{
 		Service: b.Service, Method: method, FullMethod: "/" + b.Service + "/" + method,
-		Meta: req.Meta, Timeout: route.Timeout,
-		RequestID: strconv.FormatUint(req.RequestID, 10),
+		Meta: req.Meta, RequestID: strconv.FormatUint(req.RequestID, 10),
+		Idempotent: route.Policy.Idempotent,
+	}
+	motan2Budget(ctx, &call, route.Timeout)
+	if k := route.Policy.HashKey; k.From == gateway.KeyFromHeader {
+		call.HashKey = req.Meta.Get(k.Name)
 	}
 	if call.Payload, err = bridgeRequest(req, md, b.ArgFields); err != nil {
 		return m.bridgeError(req, route, method, err, nil)

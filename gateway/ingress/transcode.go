@@ -60,6 +60,8 @@ type TranscodeTarget struct {
 	ArgFields            []string
 	// JSON are the JSON options of the bodies read and written.
 	JSON translate.ProtoJSONOptions
+	// Policy is every route's idempotence and hash key.
+	Policy gateway.CallPolicy
 	// RequestHeaders are HTTP request headers also copied into the Call's
 	// Motan2 meta, and ResponseMeta the Motan2 reply meta keys copied to
 	// response headers, as on explicit routes.
@@ -204,6 +206,7 @@ func transcodeRoute(reg *descriptors.Registry, sd protoreflect.ServiceDescriptor
 		FullMethod:     "/" + string(sd.FullName()) + "/" + string(md.Name()),
 		Group:          t.Group,
 		Version:        t.Version,
+		Policy:         t.Policy,
 		Timeout:        t.Timeout,
 		RequestHeaders: t.RequestHeaders,
 		ResponseMeta:   t.ResponseMeta,
@@ -342,7 +345,13 @@ func (h *HTTP) transcode(ctx *fasthttp.RequestCtx, route *gateway.Route, params 
 	defer sc.release()
 	call := &sc.call
 	*call = gateway.Call{Service: route.Service, Method: route.Method, Group: route.Group, Version: route.Version,
-		FullMethod: route.FullMethod, RequestID: id, Timeout: route.Timeout}
+		FullMethod: route.FullMethod, RequestID: id, Timeout: route.Timeout, Start: ctx.Time(),
+		Idempotent: route.Policy.Idempotent}
+	if err := h.callerBudget(ctx, call); err != nil {
+		h.writeError(ctx, err, id)
+		return
+	}
+	call.HashKey = httpHashKey(ctx, route.Policy.HashKey, params, nil)
 	if call.FullMethod == "" {
 		call.FullMethod = "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
 	}
@@ -358,6 +367,7 @@ func (h *HTTP) transcode(ctx *fasthttp.RequestCtx, route *gateway.Route, params 
 			call.Meta = append(call.Meta, motan2.MetaPair{Key: name, Value: string(v)})
 		}
 	}
+	call.Meta = appendTraceContext(call.Meta, &ctx.Request.Header) // tracecontext.go
 	header, timeout, err := transcodeMetadata(ctx)
 	if err != nil {
 		h.transcodeError(ctx, snap, err, id)

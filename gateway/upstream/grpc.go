@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/gateway/upstream/lb"
 	"github.com/meshgate/meshgate/internal/grpcraw"
 	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/translate"
@@ -29,7 +30,9 @@ import (
 
 // GRPCClusterOptions configures a gRPC cluster.
 type GRPCClusterOptions struct {
-	LB LB
+	// LB names the load-balancing policy (gateway/upstream/lb; "":
+	// round_robin).
+	LB string
 	// TLS, when set, secures the connections (server name: the endpoint's
 	// host unless TLS.ServerName says otherwise); nil means plaintext
 	// HTTP/2 (h2c).
@@ -46,28 +49,29 @@ type GRPCClusterOptions struct {
 	MaxRecvMsgSize, MaxSendMsgSize int
 	// Dial are further grpc-go dial options, applied after the cluster's
 	// own (keepalive, reconnect backoff, ...).
-	Dial   []grpc.DialOption
-	Logger *slog.Logger
+	Dial []grpc.DialOption
+	// HA configures failover and backup requests.
+	HA HAOptions
+	// EndpointChain builds each endpoint's filter chain (nil: none).
+	EndpointChain EndpointChain
+	Logger        *slog.Logger
 }
 
 // GRPCCluster is a set of gRPC endpoints serving the same services. It is
 // a gateway.Invoker for calls carrying a protobuf message (Call.Payload),
 // which it sends untouched to Call.FullMethod on one endpoint picked by
-// the policy, with one grpc-go ClientConn per endpoint.
+// the policy, with one grpc-go ClientConn per endpoint; failover and
+// backup requests follow HAOptions (cluster.go).
 //
-// Endpoints whose connection is in TRANSIENT_FAILURE are tried after the
-// others. A call moves on to the next endpoint only when it certainly
-// never left this process: grpc-go failed it with UNAVAILABLE before it
-// had a stream on a connection (a fail-fast call on a connection that
-// cannot connect). Once a stream existed the call is never sent again,
-// whatever the method.
+// Endpoints whose connection is in TRANSIENT_FAILURE are picked after the
+// others. An attempt counts as never sent only when it certainly never
+// left this process: grpc-go failed it with UNAVAILABLE before it had a
+// stream on a connection (a fail-fast call on a connection that cannot
+// connect).
 type GRPCCluster struct {
-	name      string
-	endpoints []string
-	conns     []*grpc.ClientConn
-	picker
-	log    *slog.Logger
-	closed atomic.Bool
+	core
+	closedFlag atomic.Bool
+	dial       []grpc.DialOption
 	// fixed are the call options of every call: the raw codec and the
 	// message size limits. Passing them per call rather than as the
 	// conns' default call options saves grpc-go a merge (and an
@@ -77,19 +81,25 @@ type GRPCCluster struct {
 	calls sync.Pool // *grpcCallState
 }
 
+// grpcConn is one endpoint's connection.
+type grpcConn struct{ cc *grpc.ClientConn }
+
+func (g grpcConn) Available() bool {
+	st := g.cc.GetState()
+	return st != connectivity.TransientFailure && st != connectivity.Shutdown
+}
+func (g grpcConn) State() string { return g.cc.GetState().String() }
+func (g grpcConn) Close()        { g.cc.Close() }
+
 // NewGRPCCluster returns a cluster over endpoints: "host:port", or a
 // grpc-go target with a scheme ("unix:///path", "dns:///host:port"). It
 // does not connect until the first call. Errors come from grpc-go's
-// target and option checks.
-func NewGRPCCluster(name string, endpoints []string, o GRPCClusterOptions) (*GRPCCluster, error) {
+// target and option checks, and from an unknown policy.
+func NewGRPCCluster(name string, endpoints []gateway.Endpoint, o GRPCClusterOptions) (*GRPCCluster, error) {
 	if len(endpoints) == 0 {
 		return nil, fmt.Errorf("gRPC cluster %q has no endpoints", name)
 	}
-	c := &GRPCCluster{name: name, endpoints: append([]string(nil), endpoints...), picker: picker{lb: o.LB}, log: o.Logger}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
-	c.log = c.log.With("cluster", name)
+	c := &GRPCCluster{}
 	c.fixed = append(c.fixed, grpc.ForceCodecV2(grpcraw.Codec{}))
 	if o.MaxRecvMsgSize > 0 {
 		c.fixed = append(c.fixed, grpc.MaxCallRecvMsgSize(o.MaxRecvMsgSize))
@@ -98,27 +108,37 @@ func NewGRPCCluster(name string, endpoints []string, o GRPCClusterOptions) (*GRP
 		c.fixed = append(c.fixed, grpc.MaxCallSendMsgSize(o.MaxSendMsgSize))
 	}
 	c.calls.New = func() any { return newGRPCCallState(c.fixed) }
+	c.attempts.New = c.newState
 
 	creds := insecure.NewCredentials()
 	if o.TLS != nil {
 		creds = credentials.NewTLS(o.TLS)
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	c.dial = []grpc.DialOption{grpc.WithTransportCredentials(creds)}
 	if o.DialTimeout > 0 {
-		opts = append(opts, grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: o.DialTimeout}))
+		c.dial = append(c.dial, grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: o.DialTimeout}))
 	}
-	opts = append(opts, o.Dial...)
-	for _, ep := range endpoints {
-		target := ep
-		if !strings.Contains(ep, "://") {
-			target = "passthrough:///" + ep // one address, resolved when dialling
+	c.dial = append(c.dial, o.Dial...)
+	c.newClient = func(ep gateway.Endpoint) (client, error) {
+		target := ep.Addr
+		if !strings.Contains(target, "://") {
+			target = "passthrough:///" + target // one address, resolved when dialling
 		}
-		cc, err := grpc.NewClient(target, opts...)
+		cc, err := grpc.NewClient(target, c.dial...)
 		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("gRPC cluster %q: endpoint %q: %w", name, ep, err)
+			return nil, err
 		}
-		c.conns = append(c.conns, cc)
+		return grpcConn{cc}, nil
+	}
+	c.attempt = func(ep *endpoint) gateway.Invoker {
+		return &grpcAttempt{c: c, cc: ep.client.(grpcConn).cc, addr: ep.addr}
+	}
+	if err := c.init(name, "gRPC", o.LB, o.HA, o.EndpointChain, o.Logger); err != nil {
+		return nil, err
+	}
+	if err := c.update(gateway.EndpointSet{Endpoints: endpoints}); err != nil {
+		c.close()
+		return nil, err
 	}
 	return c, nil
 }
@@ -126,35 +146,40 @@ func NewGRPCCluster(name string, endpoints []string, o GRPCClusterOptions) (*GRP
 // Name returns the cluster's name.
 func (c *GRPCCluster) Name() string { return c.name }
 
-// Endpoints returns the endpoints as given to NewGRPCCluster.
-func (c *GRPCCluster) Endpoints() []string { return append([]string(nil), c.endpoints...) }
+// Endpoints returns the addresses of the endpoints in force.
+func (c *GRPCCluster) Endpoints() []string {
+	set := c.set.Load()
+	out := make([]string, len(set.members))
+	for i, m := range set.members {
+		out[i] = m.addr
+	}
+	return out
+}
 
 // Conn returns the connection of an endpoint picked by the policy,
 // preferring one that is not in TRANSIENT_FAILURE, for calls of the
 // caller's own (loading schemas by server reflection). It uses grpc-go's
-// default codec; do not close it.
+// default codec; do not close it. Nil when the cluster has no endpoints.
 func (c *GRPCCluster) Conn() grpc.ClientConnInterface {
-	n := len(c.conns)
-	start := c.start(n)
-	for i := 0; i < n; i++ {
-		if cc := c.conns[(start+i)%n]; cc.GetState() != connectivity.TransientFailure {
-			return cc
-		}
+	set := c.set.Load()
+	i := set.picker.Pick(&lb.Request{})
+	if i < 0 {
+		return nil
 	}
-	return c.conns[start]
+	return set.members[i].client.(grpcConn).cc
 }
 
 // ConnAt returns the connection of endpoint i (an index into Endpoints).
-func (c *GRPCCluster) ConnAt(i int) grpc.ClientConnInterface { return c.conns[i] }
+func (c *GRPCCluster) ConnAt(i int) grpc.ClientConnInterface {
+	return c.set.Load().members[i].client.(grpcConn).cc
+}
 
 // Close closes every connection. Calls in flight fail with UNAVAILABLE
 // (or CANCELLED when their caller gave up first); later calls fail at
 // once.
 func (c *GRPCCluster) Close() {
-	c.closed.Store(true)
-	for _, cc := range c.conns {
-		cc.Close()
-	}
+	c.closedFlag.Store(true)
+	c.close()
 }
 
 // grpcCallState is the per-call scratch of Invoke, pooled: the call
@@ -178,8 +203,33 @@ func (s *grpcCallState) reset() {
 	s.header, s.trailer, s.peer, s.answered = nil, nil, peer.Peer{}, false
 }
 
-// Invoke implements gateway.Invoker. call.Payload is sent as the request
-// message of call.FullMethod as it is, and the reply message comes back in
+// Invoke implements gateway.Invoker through the cluster core
+// (cluster.go): see grpcAttempt.Invoke for what is sent.
+func (c *GRPCCluster) Invoke(ctx context.Context, call *gateway.Call, reply *gateway.Reply) error {
+	if call.Payload == nil {
+		return &translate.Error{Code: translate.Internal,
+			Message: fmt.Sprintf("gRPC upstream %q needs a protobuf message; the route sends Simple arguments (to %s.%s)", c.name, call.Service, call.Method)}
+	}
+	if call.FullMethod == "" {
+		return &translate.Error{Code: translate.Internal,
+			Message: fmt.Sprintf("gRPC upstream %q needs the gRPC method to call; the route names none (Call.FullMethod is empty for %s.%s)", c.name, call.Service, call.Method)}
+	}
+	if c.closedFlag.Load() {
+		return c.closedError(call.FullMethod)
+	}
+	return c.invoke(ctx, call, reply)
+}
+
+// grpcAttempt sends a call to one endpoint: the innermost invoker of the
+// endpoint's chain.
+type grpcAttempt struct {
+	c    *GRPCCluster
+	cc   *grpc.ClientConn
+	addr string
+}
+
+// Invoke sends one attempt: call.Payload as the request message of
+// call.FullMethod as it is; the reply message comes back in
 // reply.Payload, with the response header and trailer in reply.Header and
 // reply.Trailer (without grpc-go's content-type; also when the call
 // fails, as far as they arrived).
@@ -195,19 +245,10 @@ func (s *grpcCallState) reset() {
 // translate.FromStatusProto of it (code, message and details kept).
 // Calls that time out are DeadlineExceeded, calls the caller cancelled
 // Canceled, and connection failures Unavailable naming the cluster and
-// the endpoint.
-func (c *GRPCCluster) Invoke(ctx context.Context, call *gateway.Call, reply *gateway.Reply) error {
-	if call.Payload == nil {
-		return &translate.Error{Code: translate.Internal,
-			Message: fmt.Sprintf("gRPC upstream %q needs a protobuf message; the route sends Simple arguments (to %s.%s)", c.name, call.Service, call.Method)}
-	}
-	if call.FullMethod == "" {
-		return &translate.Error{Code: translate.Internal,
-			Message: fmt.Sprintf("gRPC upstream %q needs the gRPC method to call; the route names none (Call.FullMethod is empty for %s.%s)", c.name, call.Service, call.Method)}
-	}
-	if c.closed.Load() {
-		return c.closedError(call.FullMethod)
-	}
+// the endpoint. reply.Attempts is 0 when the call certainly never left
+// (see neverSent), else 1.
+func (a *grpcAttempt) Invoke(ctx context.Context, call *gateway.Call, reply *gateway.Reply) error {
+	c := a.c
 	began := time.Now()
 	if call.Timeout > 0 {
 		dl := began.Add(call.Timeout)
@@ -220,63 +261,29 @@ func (c *GRPCCluster) Invoke(ctx context.Context, call *gateway.Call, reply *gat
 	if md := outgoingMD(call.Header, call.Meta); len(md) > 0 {
 		ctx = metadata.NewOutgoingContext(ctx, md)
 	}
-
 	st := c.calls.Get().(*grpcCallState)
 	defer func() {
 		st.reset()
 		c.calls.Put(st)
 	}()
-
-	// Two passes in the policy's order: endpoints not in TRANSIENT_FAILURE
-	// first, then those that were (a fail-fast call on them fails at once
-	// unless they have recovered meanwhile).
-	n := len(c.conns)
-	start := c.start(n)
-	var (
-		lastErr error
-		tried   int
-		skipped uint64 // endpoints left for the second pass (the first 64)
-	)
-	for pass := 0; pass < 2; pass++ {
-		for i := 0; i < n; i++ {
-			idx := (start + i) % n
-			cc := c.conns[idx]
-			if pass == 0 {
-				if cc.GetState() == connectivity.TransientFailure && idx < 64 {
-					skipped |= 1 << idx
-					continue
-				}
-			} else if idx >= 64 || skipped&(1<<idx) == 0 {
-				continue
-			}
-			tried++
-			st.reset()
-			err := cc.Invoke(ctx, call.FullMethod, &call.Payload, &reply.Payload, st.opts...)
-			// A server's answer always brings a header (content-type at
-			// least) or, for a trailers-only answer, non-empty trailers.
-			st.answered = st.header != nil || len(st.trailer) > 0
-			reply.Header, reply.Trailer = responseMD(st.header), responseMD(st.trailer)
-			if err == nil {
-				return nil
-			}
-			if c.neverSent(ctx, err, st) {
-				lastErr = err
-				c.log.Debug("gRPC upstream: endpoint unreachable, trying the next one",
-					"endpoint", c.endpoints[idx], "method", call.FullMethod, "error", err)
-				continue
-			}
-			return c.callError(ctx, call.FullMethod, c.endpoints[idx], time.Since(began), err, st)
-		}
-		if skipped == 0 {
-			break
-		}
+	err := a.cc.Invoke(ctx, call.FullMethod, &call.Payload, &reply.Payload, st.opts...)
+	// A server's answer always brings a header (content-type at least)
+	// or, for a trailers-only answer, non-empty trailers.
+	st.answered = st.header != nil || len(st.trailer) > 0
+	reply.Header, reply.Trailer = responseMD(st.header), responseMD(st.trailer)
+	if err == nil {
+		reply.Attempts = 1
+		return nil
 	}
-	if c.closed.Load() {
-		return c.closedError(call.FullMethod)
+	if c.neverSent(ctx, err, st) {
+		reply.Attempts = 0
+		c.log.Debug("gRPC upstream: endpoint unreachable, trying the next one",
+			"endpoint", a.addr, "method", call.FullMethod, "error", err)
+		return &translate.Error{Code: translate.Unavailable, Cause: err,
+			Message: fmt.Sprintf("gRPC endpoint %s (cluster %q) unreachable: %s", a.addr, c.name, status.Convert(err).Message())}
 	}
-	return &translate.Error{Code: translate.Unavailable, Cause: lastErr,
-		Message: fmt.Sprintf("no reachable endpoint in gRPC cluster %q (%d endpoints, %d tried) for %s: %s",
-			c.name, n, tried, call.FullMethod, status.Convert(lastErr).Message())}
+	reply.Attempts = 1
+	return c.callError(ctx, call.FullMethod, a.addr, time.Since(began), err, st)
 }
 
 // neverSent reports whether a failed attempt certainly never reached a
@@ -285,7 +292,7 @@ func (c *GRPCCluster) Invoke(ctx context.Context, call *gateway.Call, reply *gat
 // call options' after-hooks run only for calls that had one), and neither
 // the caller nor the cluster ended it.
 func (c *GRPCCluster) neverSent(ctx context.Context, err error, st *grpcCallState) bool {
-	return st.peer.Addr == nil && status.Code(err) == codes.Unavailable && ctx.Err() == nil && !c.closed.Load()
+	return st.peer.Addr == nil && status.Code(err) == codes.Unavailable && ctx.Err() == nil && !c.closedFlag.Load()
 }
 
 // callError maps the error of an attempt that is not tried elsewhere.
@@ -294,7 +301,7 @@ func (c *GRPCCluster) callError(ctx context.Context, method, endpoint string, sp
 	code := s.Code()
 	ctxErr := ctx.Err()
 	switch {
-	case c.closed.Load() && ctxErr == nil && (code == codes.Canceled || code == codes.Unavailable):
+	case c.closedFlag.Load() && ctxErr == nil && (code == codes.Canceled || code == codes.Unavailable):
 		return c.closedError(method)
 	case errors.Is(ctxErr, context.Canceled):
 		return &translate.Error{Code: translate.Canceled, Message: "request cancelled by the caller", Cause: err}

@@ -36,7 +36,7 @@ func newGRPC(t testing.TB, o GRPCClusterOptions, endpoints ...string) *GRPCClust
 	if o.Logger == nil {
 		o.Logger = quiet
 	}
-	c, err := NewGRPCCluster("shop", endpoints, o)
+	c, err := NewGRPCCluster("shop", Endpoints(endpoints...), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestGRPCTimeoutAndCancel(t *testing.T) {
 		start := time.Now()
 		e := asError(t, c.Invoke(context.Background(), call, &gateway.Reply{}))
 		if e.Code != translate.DeadlineExceeded || e.Status() != 504 || e.Upstream ||
-			!strings.Contains(e.Message, "timed out after") || !strings.Contains(e.Message, srv.Addr()) {
+			!strings.Contains(e.Message, "deadline of 100ms (route timeout) exceeded") || !strings.Contains(e.Message, srv.Addr()+" (sent) took") {
 			t.Fatalf("%+v", e)
 		}
 		if took := time.Since(start); took > 5*time.Second {
@@ -647,7 +647,7 @@ func TestGRPCInvokeAllocations(t *testing.T) {
 	s := newShop(t)
 	srv := testgrpc.Start(t)
 	c := newGRPC(t, GRPCClusterOptions{}, srv.Addr())
-	conn := c.conns[0]
+	conn := c.ConnAt(0)
 	call := getBook(s, "b")
 	call.Timeout = 0
 	ctx := context.Background()
@@ -686,7 +686,7 @@ func BenchmarkGRPCClusterInvoke(b *testing.B) {
 		c := newGRPC(b, GRPCClusterOptions{}, server.addr)
 		ctx := context.Background()
 		b.Run(server.name+"/direct", func(b *testing.B) {
-			conn := c.conns[0]
+			conn := c.ConnAt(0)
 			codec := grpc.ForceCodecV2(grpcraw.Codec{})
 			b.ReportAllocs()
 			for b.Loop() {

@@ -26,7 +26,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // startNamed starts a Motan2 server whose service answers "whoami" with
 // name, "sleep" by waiting for its context, and "fail" with a business
 // exception.
-func startNamed(t *testing.T, name string) string {
+func startNamed(t testing.TB, name string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,9 +59,13 @@ func deadAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func newCluster(t *testing.T, lb LB, endpoints ...string) *Cluster {
-	c := NewCluster("test", endpoints, ClusterOptions{LB: lb, Logger: quiet,
+func newCluster(t *testing.T, lb string, endpoints ...string) *Cluster {
+	t.Helper()
+	c, err := NewCluster("test", Endpoints(endpoints...), ClusterOptions{LB: lb, Logger: quiet,
 		Client: []motan2.ClientOption{motan2.WithDialTimeout(time.Second)}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(c.Close)
 	return c
 }
@@ -86,7 +90,7 @@ func count(t *testing.T, c *Cluster, n int) map[string]int {
 }
 
 func TestRoundRobinSpreadsEvenly(t *testing.T) {
-	c := newCluster(t, RoundRobin, startNamed(t, "a"), startNamed(t, "b"), startNamed(t, "c"))
+	c := newCluster(t, "round_robin", startNamed(t, "a"), startNamed(t, "b"), startNamed(t, "c"))
 	seen := count(t, c, 30)
 	if seen["a"] != 10 || seen["b"] != 10 || seen["c"] != 10 {
 		t.Fatalf("round robin over 3 endpoints, 30 calls: %v", seen)
@@ -94,7 +98,7 @@ func TestRoundRobinSpreadsEvenly(t *testing.T) {
 }
 
 func TestRandomReachesEveryEndpoint(t *testing.T) {
-	c := newCluster(t, Random, startNamed(t, "a"), startNamed(t, "b"), startNamed(t, "c"))
+	c := newCluster(t, "random", startNamed(t, "a"), startNamed(t, "b"), startNamed(t, "c"))
 	seen := count(t, c, 300)
 	for _, name := range []string{"a", "b", "c"} {
 		// Binomial(300, 1/3) falls under 50 with probability below 1e-8.
@@ -107,7 +111,7 @@ func TestRandomReachesEveryEndpoint(t *testing.T) {
 // A dead endpoint is never a failed call: the request was not sent, so the
 // next endpoint takes it.
 func TestDeadEndpointIsSkipped(t *testing.T) {
-	c := newCluster(t, RoundRobin, deadAddr(t), startNamed(t, "alive"))
+	c := newCluster(t, "round_robin", deadAddr(t), startNamed(t, "alive"))
 	seen := count(t, c, 20)
 	if seen["alive"] != 20 {
 		t.Fatalf("calls: %v", seen)
@@ -116,15 +120,15 @@ func TestDeadEndpointIsSkipped(t *testing.T) {
 
 func TestErrorsMapToTheErrorModel(t *testing.T) {
 	t.Run("no reachable endpoint", func(t *testing.T) {
-		c := newCluster(t, RoundRobin, deadAddr(t), deadAddr(t))
+		c := newCluster(t, "round_robin", deadAddr(t), deadAddr(t))
 		_, err := invoke(c, "whoami", 5*time.Second)
 		var e *translate.Error
 		if !errors.As(err, &e) || e.Code != translate.Unavailable || e.Status() != 503 ||
-			!strings.Contains(e.Message, `no reachable endpoint in cluster "test" (2 endpoints, 2 tried)`) {
+			!strings.Contains(e.Message, `no reachable endpoint in Motan2 cluster "test" (2 endpoints, 2 tried)`) {
 			t.Fatalf("%v", err)
 		}
 	})
-	c := newCluster(t, RoundRobin, startNamed(t, "a"))
+	c := newCluster(t, "round_robin", startNamed(t, "a"))
 	t.Run("timeout", func(t *testing.T) {
 		start := time.Now()
 		_, err := invoke(c, "sleep", 50*time.Millisecond)
@@ -200,7 +204,7 @@ func payloadCall(method string, ser motan2.Serialization, payload []byte) *gatew
 
 func TestPayloadGrpcPB(t *testing.T) {
 	seen := make(chan *motan2.Frame, 1)
-	c := newCluster(t, RoundRobin, startPayload(t, seen))
+	c := newCluster(t, "round_robin", startPayload(t, seen))
 	msg := []byte{0x0a, 0x03, 'a', '/', 'b', 0xff} // not a valid message: the bytes pass as they are
 	meta := make(motan2.Meta, 1, 8)                // spare capacity: the header must not be appended into it
 	meta[0] = motan2.MetaPair{Key: "x-meta", Value: "m"}
@@ -247,7 +251,7 @@ func TestPayloadGrpcPB(t *testing.T) {
 
 func TestPayloadPB(t *testing.T) {
 	seen := make(chan *motan2.Frame, 1)
-	c := newCluster(t, RoundRobin, startPayload(t, seen))
+	c := newCluster(t, "round_robin", startPayload(t, seen))
 	msg := []byte{0x0a, 0x01, 'x'}
 	var r gateway.Reply
 	if err := c.Invoke(context.Background(), payloadCall("echo", motan2.SerializationPB, msg), &r); err != nil {
@@ -273,7 +277,7 @@ func TestPayloadPB(t *testing.T) {
 }
 
 func TestPayloadReplies(t *testing.T) {
-	c := newCluster(t, RoundRobin, startPayload(t, nil))
+	c := newCluster(t, "round_robin", startPayload(t, nil))
 	t.Run("empty body is an empty message", func(t *testing.T) {
 		for _, ser := range []motan2.Serialization{motan2.SerializationGrpcPB, motan2.SerializationPB} {
 			var r gateway.Reply

@@ -84,6 +84,7 @@ func TestDependencyRules(t *testing.T) {
 		{module + "/translate", module + "/gateway", nil, "translate never imports gateway"},
 		{module + "/descriptors", module + "/gateway", nil, "descriptors never imports gateway"},
 		{"", module + "/internal/testgrpc", nil, "internal/testgrpc is test support: only _test.go files may import it"},
+		{"", module + "/internal/testregistry", nil, "internal/testregistry is test support: only _test.go files may import it"},
 		{"", module + "/gateway/filter/internal/filtertest", nil, "filtertest is test support: only _test.go files may import it"},
 		{module + "/gateway/filter/", module + "/gateway/ingress", nil, "filters never import ingresses"},
 		{module + "/gateway/filter/", module + "/gateway/upstream", nil, "filters never import upstreams"},
@@ -98,6 +99,17 @@ func TestDependencyRules(t *testing.T) {
 				if other, ok := strings.CutPrefix(imp, module+"/gateway/filter/"); ok && !strings.HasPrefix(other+"/", own+"/") && !strings.HasPrefix(other, "internal/") {
 					t.Errorf("%s imports %s: filters never import each other", pkg, imp)
 				}
+			}
+		}
+	}
+	// Leaf packages on the hot path import the standard library only.
+	for _, leaf := range []string{module + "/gateway/upstream/lb", module + "/gateway/stats"} {
+		if _, ok := pkgs[leaf]; !ok {
+			t.Errorf("package %s not found", leaf)
+		}
+		for _, imp := range pkgs[leaf] {
+			if first, _, _ := strings.Cut(imp, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s imports %s: it imports the standard library only", leaf, imp)
 			}
 		}
 	}

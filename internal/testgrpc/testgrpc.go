@@ -172,10 +172,12 @@ type Server struct {
 	done     chan struct{}
 	stopOnce sync.Once
 
-	mu      sync.Mutex
-	calls   []Call
-	failure codes.Code
-	// called is closed (and replaced) each time a call is recorded.
+	mu       sync.Mutex
+	calls    []Call
+	failure  codes.Code
+	canceled int // calls whose caller gave up while they were delayed
+	// called is closed (and replaced) each time a call is recorded or
+	// cancelled.
 	called chan struct{}
 }
 
@@ -269,9 +271,44 @@ func (s *Server) CallCount() int {
 // WaitCalls waits until at least n calls have been received, or ctx ends
 // (its error is returned then).
 func (s *Server) WaitCalls(ctx context.Context, n int) error {
+	return s.wait(ctx, func() bool { return len(s.calls) >= n })
+}
+
+// WaitCanceled waits until at least n delayed calls (WithDelay) have been
+// cancelled by their callers, or ctx ends (its error is returned then).
+func (s *Server) WaitCanceled(ctx context.Context, n int) error {
+	return s.wait(ctx, func() bool { return s.canceled >= n })
+}
+
+// CanceledCount returns how many delayed calls their callers cancelled.
+func (s *Server) CanceledCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.canceled
+}
+
+// cancelled counts a delayed call its caller cancelled.
+func (s *Server) cancelled(ctx context.Context) error {
+	s.mu.Lock()
+	s.canceled++
+	s.notifyLocked()
+	s.mu.Unlock()
+	return status.FromContextError(ctx.Err()).Err()
+}
+
+// notifyLocked wakes the waiters; s.mu is held.
+func (s *Server) notifyLocked() {
+	if s.called != nil {
+		close(s.called)
+		s.called = nil
+	}
+}
+
+// wait waits until cond (called with s.mu held) is true or ctx ends.
+func (s *Server) wait(ctx context.Context, cond func() bool) error {
 	for {
 		s.mu.Lock()
-		if len(s.calls) >= n {
+		if cond() {
 			s.mu.Unlock()
 			return nil
 		}
@@ -377,18 +414,21 @@ func (s *Server) begin(ctx context.Context, path string, req proto.Message, setH
 	s.mu.Lock()
 	s.calls = append(s.calls, c)
 	failure := s.failure
-	if s.called != nil {
-		close(s.called)
-		s.called = nil
-	}
+	s.notifyLocked()
 	s.mu.Unlock()
 
 	if v := md.Get(EchoKey); len(v) > 0 {
 		if err := setHeader(metadata.MD{EchoKey: v}); err != nil {
+			if s.delay > 0 && ctx.Err() != nil {
+				return s.cancelled(ctx) // cancelled before its delay began
+			}
 			return err
 		}
 	}
 	if err := setTrailer(metadata.Pairs(ServedByKey, s.addr)); err != nil {
+		if s.delay > 0 && ctx.Err() != nil {
+			return s.cancelled(ctx)
+		}
 		return err
 	}
 	if s.delay > 0 {
@@ -397,7 +437,7 @@ func (s *Server) begin(ctx context.Context, path string, req proto.Message, setH
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return status.FromContextError(ctx.Err()).Err()
+			return s.cancelled(ctx)
 		}
 	}
 	if failure != codes.OK {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshgate/meshgate/gateway"
@@ -66,6 +67,11 @@ type Breaker struct {
 	o     Options
 	scope string
 	now   func() time.Time // injectable for tests
+
+	// openUntil mirrors the open state for Healthy, read on every pick
+	// of the endpoint: 0 while closed or half-open, else the unix
+	// nanosecond the open state ends.
+	openUntilNs atomic.Int64
 
 	mu          sync.Mutex
 	state       State
@@ -132,6 +138,7 @@ func (b *Breaker) admit() (probe bool, err error) {
 			return false, b.openError(b.openUntil.Sub(now))
 		}
 		b.state, b.probes = HalfOpen, 0
+		b.openUntilNs.Store(0)
 	}
 	if b.probes >= b.o.Probes {
 		return false, b.openError(0)
@@ -165,6 +172,7 @@ func (b *Breaker) record(probe, failed bool) {
 			return
 		}
 		b.state, b.consecutive, b.openFor = Closed, 0, b.o.OpenFor
+		b.openUntilNs.Store(0)
 		clear(b.calls[:])
 		clear(b.fails[:])
 		return
@@ -207,6 +215,26 @@ func (b *Breaker) record(probe, failed bool) {
 func (b *Breaker) open(reason string) {
 	b.state, b.reason, b.consecutive = Open, reason, 0
 	b.openUntil = b.now().Add(b.openFor)
+	b.openUntilNs.Store(b.openUntil.UnixNano())
+}
+
+// Healthy implements gateway.HealthReporter: false while the breaker is
+// open and its pause has not ended, so that a cluster picks another
+// endpoint instead of having this one refuse the call. One atomic load
+// while closed.
+func (b *Breaker) Healthy() bool {
+	u := b.openUntilNs.Load()
+	return u == 0 || b.now().UnixNano() >= u
+}
+
+// FilterState implements gateway.StateReporter: "closed", "half-open",
+// or "open (REASON)".
+func (b *Breaker) FilterState() (name, state string) {
+	st, reason := b.State()
+	if st == Open {
+		return "breaker", "open (" + reason + ")"
+	}
+	return "breaker", st.String()
 }
 
 // State returns the breaker's state and why it last opened.

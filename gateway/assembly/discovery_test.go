@@ -1,0 +1,652 @@
+package assembly_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/meshgate/meshgate/gateway/admin"
+	"github.com/meshgate/meshgate/gateway/assembly"
+	"github.com/meshgate/meshgate/gateway/config"
+	"github.com/meshgate/meshgate/internal/testregistry"
+	"github.com/meshgate/meshgate/motan2"
+)
+
+// backend is a Motan2 server of com.example.Users answering "who" with
+// its own address.
+type backend struct {
+	addr  string
+	srv   *motan2.Server
+	calls atomic.Int64
+	done  chan struct{}
+}
+
+func startBackend(t *testing.T) *backend {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{addr: l.Addr().String(), done: make(chan struct{})}
+	mux := motan2.NewServiceMux()
+	mux.HandleFunc("com.example.Users", func(ctx context.Context, req *motan2.Request) (motan2.Value, error) {
+		b.calls.Add(1)
+		return motan2.String(b.addr), nil
+	})
+	b.srv = &motan2.Server{Handler: mux, Logger: quiet}
+	go func() { b.srv.Serve(l); close(b.done) }()
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *backend) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b.srv.Shutdown(ctx)
+	<-b.done
+}
+
+// zkClient writes entries as motan-go does.
+type zkClient struct {
+	t    *testing.T
+	conn *zk.Conn
+}
+
+func zkDial(t *testing.T, addr string) *zkClient {
+	t.Helper()
+	conn, ev, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogger(zkQuiet{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	deadline := time.After(20 * time.Second)
+	for conn.State() != zk.StateHasSession {
+		select {
+		case <-ev:
+		case <-deadline:
+			t.Fatal("no ZooKeeper session")
+		}
+	}
+	go func() {
+		for range ev {
+		}
+	}()
+	return &zkClient{t: t, conn: conn}
+}
+
+type zkQuiet struct{}
+
+func (zkQuiet) Printf(string, ...any) {}
+
+func (z *zkClient) put(path, data string) {
+	z.t.Helper()
+	parts := strings.Split(path, "/")
+	for i := 2; i < len(parts); i++ {
+		if _, err := z.conn.Create(strings.Join(parts[:i], "/"), nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			z.t.Fatal(err)
+		}
+	}
+	if _, err := z.conn.Create(path, []byte(data), 0, zk.WorldACL(zk.PermAll)); errors.Is(err, zk.ErrNodeExists) {
+		if _, err := z.conn.Set(path, []byte(data), -1); err != nil {
+			z.t.Fatal(err)
+		}
+	} else if err != nil {
+		z.t.Fatal(err)
+	}
+}
+
+func (z *zkClient) register(group string, b *backend) {
+	z.put("/motan/"+group+"/com.example.Users/server/"+b.addr,
+		"motan2://"+b.addr+"/com.example.Users?group="+group+"&nodeType=service")
+}
+
+func (z *zkClient) deregister(group string, b *backend) {
+	if err := z.conn.Delete("/motan/"+group+"/com.example.Users/server/"+b.addr, -1); err != nil {
+		z.t.Fatal(err)
+	}
+}
+
+func (z *zkClient) exists(path string) bool {
+	ok, _, err := z.conn.Exists(path)
+	if err != nil {
+		z.t.Fatal(err)
+	}
+	return ok
+}
+
+const discoveryConfig = `
+http: {listen: "127.0.0.1:0"}
+motan2:
+  listen: "127.0.0.1:0"
+  export:
+    - {registry: zk, service: com.example.Front, group: yf, weight: 50, dc: yf}
+registries:
+  - {name: zk, type: zookeeper, address: "%s", session_timeout: 4s, timeout: 2s}
+clusters:
+  - {name: users, discovery: {registry: zk, service: com.example.Users, group: yf}}
+motan2_routes:
+  - {service: com.example.Users, target: {cluster: users, timeout: 2s}}
+`
+
+func startDiscoveryGateway(t *testing.T, zkAddr string) (*assembly.Gateway, *config.Config, *motan2.Client) {
+	t.Helper()
+	cfg, err := config.Parse("discovery.yaml", []byte(fmt.Sprintf(discoveryConfig, zkAddr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := assembly.Start(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := motan2.NewClient(gw.Motan2Addr().String(), motan2.WithLogger(quiet))
+	t.Cleanup(func() {
+		c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		gw.Shutdown(ctx)
+	})
+	return gw, cfg, c
+}
+
+func who(ctx context.Context, c *motan2.Client) (string, error) {
+	resp, err := c.Call(ctx, &motan2.Request{Service: "com.example.Users", Method: "who", Timeout: 2 * time.Second})
+	if err != nil {
+		return "", err
+	}
+	return resp.Value.Str(), nil
+}
+
+// clusterEndpoints returns the addresses discovery gave the cluster.
+func clusterEndpoints(gw *assembly.Gateway) string {
+	var out []string
+	for _, cl := range gw.Clusters().Clusters {
+		if cl.Name == "users" {
+			for _, ep := range cl.Endpoints {
+				out = append(out, ep.Address)
+			}
+		}
+	}
+	return sortedJoin(out...)
+}
+
+func sortedJoin(addrs ...string) string {
+	addrs = append([]string(nil), addrs...)
+	sort.Strings(addrs)
+	return strings.Join(addrs, ",")
+}
+
+// discTraffic calls the gateway from a few goroutines until stopped, counting
+// failures and which backend answered.
+type discTraffic struct {
+	mu       sync.Mutex
+	seen     map[string]int
+	failures []error
+	calls    atomic.Int64
+	perCall  []atomic.Int64 // calls finished by each worker
+	next     chan struct{}  // a signal per answered call
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func startDiscTraffic(c *motan2.Client, workers int) *discTraffic {
+	tr := &discTraffic{seen: map[string]int{}, next: make(chan struct{}, 1), stop: make(chan struct{}),
+		perCall: make([]atomic.Int64, workers)}
+	for w := range workers {
+		tr.wg.Add(1)
+		go func() {
+			defer tr.wg.Done()
+			for {
+				select {
+				case <-tr.stop:
+					return
+				default:
+				}
+				addr, err := who(context.Background(), c)
+				tr.calls.Add(1)
+				tr.perCall[w].Add(1)
+				tr.mu.Lock()
+				if err != nil {
+					tr.failures = append(tr.failures, err)
+				} else {
+					tr.seen[addr]++
+				}
+				tr.mu.Unlock()
+				select {
+				case tr.next <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	return tr
+}
+
+// waitSeen waits until addr has answered since reset.
+func (tr *discTraffic) waitSeen(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		tr.mu.Lock()
+		n := tr.seen[addr]
+		tr.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		select {
+		case <-tr.next:
+		case <-deadline:
+			t.Fatalf("%s never answered within 15s", addr)
+		}
+	}
+}
+
+// waitCalls waits until n more calls were made.
+func (tr *discTraffic) waitCalls(t *testing.T, n int64) {
+	t.Helper()
+	target := tr.calls.Load() + n
+	deadline := time.After(15 * time.Second)
+	for tr.calls.Load() < target {
+		select {
+		case <-tr.next:
+		case <-deadline:
+			t.Fatalf("discTraffic stalled: %d calls, waiting for %d", tr.calls.Load(), target)
+		}
+	}
+}
+
+// waitRound waits until every worker has finished two more calls: no
+// call that picked an endpoint before the moment of the call is still in
+// flight afterwards.
+func (tr *discTraffic) waitRound(t *testing.T) {
+	t.Helper()
+	start := make([]int64, len(tr.perCall))
+	for i := range tr.perCall {
+		start[i] = tr.perCall[i].Load()
+	}
+	deadline := time.After(15 * time.Second)
+	for i := range tr.perCall {
+		for tr.perCall[i].Load() < start[i]+2 {
+			select {
+			case <-tr.next:
+			case <-deadline:
+				t.Fatalf("worker %d stalled", i)
+			}
+		}
+	}
+}
+
+func (tr *discTraffic) finish() []error {
+	close(tr.stop)
+	tr.wg.Wait()
+	return tr.failures
+}
+
+// waitEndpoints waits until the cluster's endpoints are want.
+func waitEndpoints(t *testing.T, gw *assembly.Gateway, tr *discTraffic, want string) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for clusterEndpoints(gw) != want {
+		select {
+		case <-tr.next: // the cluster state changes off the callers' path; re-check at each call
+		case <-deadline:
+			t.Fatalf("cluster endpoints %q, want %q", clusterEndpoints(gw), want)
+		}
+	}
+}
+
+// Nodes come and go, the registry restarts and the configuration reloads
+// under discTraffic: no call fails. The exported service is registered while
+// the gateway runs and removed by its graceful shutdown.
+func TestDiscoveryUnderTraffic(t *testing.T) {
+	srv := testregistry.ZooKeeper(t)
+	z := zkDial(t, srv.Addr)
+	b1, b2, b3 := startBackend(t), startBackend(t), startBackend(t)
+	z.register("yf", b1)
+	z.register("yf", b2)
+	gw, cfg, c := startDiscoveryGateway(t, srv.Addr)
+	front := "/motan/yf/com.example.Front/server/" + gw.Motan2Addr().String()
+
+	tr := startDiscTraffic(c, 4)
+	tr.waitSeen(t, b1.addr)
+	tr.waitSeen(t, b2.addr)
+
+	z.register("yf", b3)
+	tr.waitSeen(t, b3.addr)
+
+	// Graceful removal: out of the registry first, stopped once the
+	// cluster no longer lists it.
+	z.deregister("yf", b1)
+	waitEndpoints(t, gw, tr, sortedJoin(b2.addr, b3.addr))
+	tr.waitRound(t) // the calls that picked b1 before are done
+	b1.stop()
+	tr.waitCalls(t, 50)
+
+	// Registry down: the last known endpoints serve; back: changes flow.
+	srv.Stop()
+	tr.waitCalls(t, 50)
+	if got := clusterEndpoints(gw); got != sortedJoin(b2.addr, b3.addr) {
+		t.Fatalf("registry down changed the cluster: %s", got)
+	}
+	// A reload while the registry is down starts from the last known
+	// endpoints.
+	if err := gw.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitCalls(t, 50)
+	if got := clusterEndpoints(gw); got != sortedJoin(b2.addr, b3.addr) {
+		t.Fatalf("reload with the registry down: %s", got)
+	}
+	srv.Start()
+	z = zkDial(t, srv.Addr)
+	z.deregister("yf", b2)
+	waitEndpoints(t, gw, tr, b3.addr)
+	tr.waitRound(t)
+	b2.stop()
+
+	// A reload builds a new generation subscribed anew, seeded with the
+	// endpoints known.
+	if err := gw.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitCalls(t, 50)
+	if !z.exists(front) {
+		t.Errorf("exported entry %s missing while the gateway runs", front)
+	}
+	if errs := tr.finish(); len(errs) > 0 {
+		t.Fatalf("%d of %d calls failed; first: %v", len(errs), tr.calls.Load(), errs[0])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := gw.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if z.exists(front) || z.exists(strings.Replace(front, "/server/", "/unavailableServer/", 1)) {
+		t.Error("exported entry left after a graceful shutdown")
+	}
+}
+
+// A discTraffic-switch command moves the split between two groups; a degrade
+// command answers without calling upstream.
+func TestDiscoveryCommands(t *testing.T) {
+	srv := testregistry.ZooKeeper(t)
+	z := zkDial(t, srv.Addr)
+	yf, tc := startBackend(t), startBackend(t)
+	z.register("yf", yf)
+	z.register("tc", tc)
+	gw, cfg, c := startDiscoveryGateway(t, srv.Addr)
+	ctx := context.Background()
+
+	share := func(calls int) float64 {
+		t.Helper()
+		n := 0
+		for range calls {
+			addr, err := who(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if addr == tc.addr {
+				n++
+			}
+		}
+		return float64(n) / float64(calls)
+	}
+	// apply writes the group's command and waits until the cluster's
+	// endpoints reflect it.
+	apply := func(cmd, wantEndpoints string) {
+		t.Helper()
+		z.put("/motan/yf/command", cmd)
+		deadline := time.Now().Add(15 * time.Second)
+		for clusterEndpoints(gw) != wantEndpoints {
+			if time.Now().After(deadline) {
+				t.Fatalf("endpoints %q, want %q", clusterEndpoints(gw), wantEndpoints)
+			}
+			who(ctx, c) // a call between checks: the update lands off the call path
+		}
+	}
+	if got := share(50); got != 0 {
+		t.Fatalf("tc got %.0f%% before any command", got*100)
+	}
+	const tolerance = 0.08
+	for _, tt := range []struct {
+		weights string
+		want    float64
+	}{{`"yf:20","tc:80"`, 0.8}, {`"yf:70","tc:30"`, 0.3}} {
+		cmd := `{"clientCommandList":[{"index":1,"version":"1.0","commandType":0,"dc":"yf","pattern":"*","mergeGroups":[` + tt.weights + `],"routeRules":[],"remark":""}]}`
+		apply(cmd, sortedJoin(yf.addr, tc.addr))
+		// The dry run of the admin API agrees.
+		dr, err := gw.DryRunCommand(ctx, "users", cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range dr.Split {
+			if s.Group == "tc" && (s.Percent-tt.want*100 > 0.01 || tt.want*100-s.Percent > 0.01) {
+				t.Errorf("dry run split %+v, want tc %.0f%%", dr.Split, tt.want*100)
+			}
+		}
+		// Wait for the weights to be in force (the endpoints may be listed
+		// before: the other group's entries can arrive first).
+		deadline := time.Now().Add(15 * time.Second)
+		for !splitIs(gw, tt.want*100) {
+			if time.Now().After(deadline) {
+				t.Fatalf("split in force %+v, want tc %.0f%%", gw.Commands().Clusters, tt.want*100)
+			}
+			who(ctx, c)
+		}
+		if got := share(600); got < tt.want-tolerance || got > tt.want+tolerance {
+			t.Fatalf("%s: tc got %.1f%% of calls, want %.0f%% ± %.0f", tt.weights, got*100, tt.want*100, tolerance*100)
+		}
+	}
+
+	// A reload while the registry is down keeps the command in force.
+	srv.Stop()
+	if err := gw.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !splitIs(gw, 30) {
+		t.Fatalf("after a reload with the registry down: %+v", gw.Commands().Clusters)
+	}
+	if got := share(600); got < 0.3-tolerance || got > 0.3+tolerance {
+		t.Fatalf("after a reload with the registry down: tc got %.1f%%", got*100)
+	}
+	srv.Start()
+	z = zkDial(t, srv.Addr)
+
+	// Degrade: answered by the gateway, the backends not called.
+	before := yf.calls.Load() + tc.calls.Load()
+	z.put("/motan/yf/command", `{"clientCommandList":[{"index":1,"commandType":1,"pattern":"com.example.Users","remark":"maintenance"}]}`)
+	deadline := time.Now().Add(15 * time.Second)
+	var err error
+	for {
+		if _, err = who(ctx, c); err != nil || time.Now().After(deadline) {
+			break
+		}
+		before = yf.calls.Load() + tc.calls.Load()
+	}
+	var exc *motan2.Exception
+	if !errors.As(err, &exc) || !strings.Contains(exc.Error(), "degraded") {
+		t.Fatalf("degraded call: %v", err)
+	}
+	for range 20 {
+		if _, err := who(ctx, c); err == nil {
+			t.Fatal("a call succeeded while degraded")
+		}
+	}
+	if after := yf.calls.Load() + tc.calls.Load(); after != before {
+		t.Fatalf("backends called %d times while degraded", after-before)
+	}
+	st := gw.Commands()
+	if len(st.Clusters) != 1 || st.Clusters[0].Active.Degrade == nil || !strings.Contains(st.Clusters[0].Degraded, "maintenance") {
+		t.Fatalf("GET /commands state: %+v", st.Clusters)
+	}
+	// Cleared: calls flow again.
+	z.put("/motan/yf/command", "")
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		if _, err = who(ctx, c); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("after clearing the degrade: %v", err)
+	}
+	// ZooKeeper commands are written by operators' tools, not the API.
+	if err := gw.ApplyCommand("users", ""); err == nil || !strings.Contains(err.Error(), "holds its own commands") {
+		t.Fatalf("ApplyCommand on ZooKeeper: %v", err)
+	}
+}
+
+// splitIs reports whether the users cluster's set in force gives tc
+// percent of the discTraffic.
+func splitIs(gw *assembly.Gateway, percent float64) bool {
+	for _, cl := range gw.Commands().Clusters {
+		for _, s := range cl.Split {
+			if s.Group == "tc" && s.Percent > percent-0.01 && s.Percent < percent+0.01 {
+				return len(cl.Split) == 2
+			}
+		}
+	}
+	return false
+}
+
+const staticDiscoveryConfig = `
+http: {listen: "127.0.0.1:0"}
+demo: {listen: "127.0.0.1:0"}
+registries:
+  - name: local
+    type: static
+    local_ip: 10.75.0.8
+    nodes:
+      - {group: users-yf, service: com.example.Users, addr: "%s", dc: yf}
+      - {group: users-tc, service: com.example.Users, addr: "%s", dc: tc}
+clusters:
+  - {name: users, discovery: {registry: local, service: com.example.Users, group: users-yf}}
+  - {name: plain, endpoints: [demo]}
+routes:
+  - {method: GET, path: /who, target: {cluster: users, service: com.example.Users, method: who}}
+`
+
+// The management API's /commands endpoints over a static registry: the
+// state, a dry run, commands applied (traffic, degrade) and refused.
+func TestCommandsAdminAPI(t *testing.T) {
+	yf, tc := startBackend(t), startBackend(t)
+	cfg, err := config.Parse("static.yaml", []byte(fmt.Sprintf(staticDiscoveryConfig, yf.addr, tc.addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := assembly.Start(cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		gw.Shutdown(ctx)
+	}()
+	api := httptest.NewServer(admin.New(admin.Options{Gateway: gw, Logger: quiet}))
+	defer api.Close()
+	client := api.Client()
+	do := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, api.URL+path, strings.NewReader(body))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return resp.StatusCode, out
+	}
+	get := func() string {
+		resp, err := client.Get("http://" + gw.HTTPAddr().String() + "/who")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Sprintf("%d %s", resp.StatusCode, b)
+	}
+	if got := get(); got != fmt.Sprintf("200 %q", yf.addr) {
+		t.Fatalf("before any command: %s", got)
+	}
+	st, out := do("GET", "/commands", "")
+	if st != 200 || len(out["clusters"].([]any)) != 1 {
+		t.Fatalf("GET /commands: %d %v", st, out)
+	}
+	toTC := `{"command": {"clientCommandList":[{"index":1,"commandType":0,"pattern":"*","mergeGroups":["users-tc"]}]}}`
+	st, out = do("POST", "/commands/users/dryrun", toTC)
+	if eps, _ := out["endpoints"].([]any); st != 200 || len(eps) != 1 || eps[0] != "users-tc/"+tc.addr {
+		t.Fatalf("dry run: %d %v", st, out)
+	}
+	if got := get(); got != fmt.Sprintf("200 %q", yf.addr) {
+		t.Fatalf("a dry run changed the traffic: %s", got)
+	}
+	if st, out = do("PUT", "/commands/users", toTC); st != 200 {
+		t.Fatalf("PUT traffic: %d %v", st, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for get() != fmt.Sprintf("200 %q", tc.addr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("traffic not moved to tc: %s", get())
+		}
+	}
+	if st, out = do("PUT", "/commands/users", `{"command": "{\"clientCommandList\":[{\"index\":1,\"commandType\":1,\"pattern\":\"com.example\",\"remark\":\"maintenance\"}]}"}`); st != 200 || out["degraded"] == nil {
+		t.Fatalf("PUT degrade: %d %v", st, out)
+	}
+	calls := yf.calls.Load() + tc.calls.Load()
+	if got := get(); !strings.HasPrefix(got, "503 ") || !strings.Contains(got, "maintenance") {
+		t.Fatalf("degraded call: %s", got)
+	}
+	if n := yf.calls.Load() + tc.calls.Load(); n != calls {
+		t.Fatalf("a degraded cluster called upstream")
+	}
+	for _, tt := range []struct {
+		path, body string
+		status     int
+		want       string
+	}{
+		{"/commands/users", `{"command": {"clientCommandList":[{"commandType":7}]}}`, 400, "unknown commandType 7"},
+		{"/commands/users", `{"command": 42}`, 400, "as an object or a string"},
+		{"/commands/plain", `{"command": null}`, 404, "does not take its endpoints from a registry"},
+		{"/commands/users/dryrun", `{"command": "{"}`, 400, "not Motan command JSON"},
+	} {
+		method := "PUT"
+		if strings.HasSuffix(tt.path, "/dryrun") {
+			method = "POST"
+		}
+		st, out := do(method, tt.path, tt.body)
+		if msg, _ := out["error"].(string); st != tt.status || !strings.Contains(msg, tt.want) {
+			t.Errorf("%s %s: %d %v; want %d %q", method, tt.path, st, out, tt.status, tt.want)
+		}
+	}
+	if st, _ = do("PUT", "/commands/users", `{"command": null}`); st != 200 {
+		t.Fatal("clearing the command")
+	}
+	if got := get(); got != fmt.Sprintf("200 %q", yf.addr) {
+		t.Fatalf("after clearing: %s", got)
+	}
+	// The registries section is process-wide: a reload may not change it.
+	cfg2, err := config.Parse("static.yaml", []byte(strings.Replace(fmt.Sprintf(staticDiscoveryConfig, yf.addr, tc.addr), "10.75.0.8", "10.75.0.9", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rr *assembly.RestartRequiredError
+	if err := gw.Reload(cfg2); !errors.As(err, &rr) || !strings.Contains(err.Error(), "registries changed") {
+		t.Fatalf("reload changing registries: %v", err)
+	}
+}

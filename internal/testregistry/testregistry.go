@@ -1,0 +1,291 @@
+// Package testregistry starts real registries for tests: a ZooKeeper
+// server (Debian's zookeeper package, run with java) and an etcd server
+// (Debian's etcd-server), each on a free loopback port with its data in
+// a test's temporary directory, and a TCP proxy that can cut a client off
+// a server. It is test support: only _test.go files import it.
+//
+// A test whose machine lacks the server is skipped with the reason
+// (CI installs both: .ci/run).
+package testregistry
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// StartTimeout bounds a server's start.
+var StartTimeout = 60 * time.Second
+
+// FreePort returns a loopback port free at the time of the call.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Server is a registry server process.
+type Server struct {
+	t    testing.TB
+	name string
+	args []string
+	// Addr is the client address, "127.0.0.1:PORT"; it stays the same
+	// across Stop and Start.
+	Addr string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+// zkClasspath returns the jars ZooKeeperServerMain needs, or "" when
+// zookeeper is not installed.
+func zkClasspath() string {
+	var cp []string
+	for _, jar := range []string{"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-nop.jar",
+		"netty-handler.jar", "netty-common.jar", "netty-buffer.jar", "netty-transport.jar", "netty-codec.jar",
+		"netty-resolver.jar", "netty-transport-native-epoll.jar", "netty-transport-native-unix-common.jar", "metrics-core.jar", "snappy-java.jar", "commons-io.jar"} {
+		p := filepath.Join("/usr/share/java", jar)
+		if _, err := os.Stat(p); err == nil {
+			cp = append(cp, p)
+		} else if jar == "zookeeper.jar" || jar == "zookeeper-jute.jar" {
+			return ""
+		}
+	}
+	return strings.Join(cp, ":")
+}
+
+// ZooKeeper starts a standalone ZooKeeper server with a tick of 100ms
+// (session timeouts negotiate between 200ms and 2s: 2 to 20 ticks) and
+// registers its stop with t.Cleanup. It skips t when zookeeper or java is
+// missing.
+func ZooKeeper(t testing.TB) *Server {
+	t.Helper()
+	cp := zkClasspath()
+	java, err := exec.LookPath("java")
+	if cp == "" || err != nil {
+		t.Skip("ZooKeeper not installed (apt-get install zookeeper): /usr/share/java/zookeeper.jar and java are needed")
+	}
+	port := FreePort(t)
+	dir := t.TempDir()
+	s := &Server{t: t, name: "zookeeper", Addr: "127.0.0.1:" + strconv.Itoa(port),
+		args: []string{java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+			"-Dzookeeper.admin.enableServer=false", "-Dzookeeper.4lw.commands.whitelist=*",
+			"-Dzookeeper.jmx.log4j.disable=true",
+			"-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", strconv.Itoa(port), dir, "100"}}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Etcd starts a single-member etcd server and registers its stop with
+// t.Cleanup. It skips t when etcd is missing.
+func Etcd(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Skip("etcd not installed (apt-get install etcd-server)")
+	}
+	port, peer := FreePort(t), FreePort(t)
+	dir := t.TempDir()
+	client := "http://127.0.0.1:" + strconv.Itoa(port)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peer)
+	s := &Server{t: t, name: "etcd", Addr: "127.0.0.1:" + strconv.Itoa(port),
+		args: []string{bin, "--name", "test", "--data-dir", dir,
+			"--listen-client-urls", client, "--advertise-client-urls", client,
+			"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+			"--initial-cluster", "test=" + peerURL, "--log-level", "error"}}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts the server (again, after Stop) and waits until it accepts
+// connections on Addr.
+func (s *Server) Start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return
+	}
+	logf, err := os.CreateTemp(s.t.TempDir(), s.name+"-*.log")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := exec.Command(s.args[0], s.args[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		s.t.Fatalf("%s: %v", s.name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	s.cmd, s.done, s.log = cmd, done, logf
+	deadline := time.Now().Add(StartTimeout)
+	for delay := 20 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
+		if s.ready() {
+			return
+		}
+		select {
+		case <-done:
+			s.cmd = nil
+			s.t.Fatalf("%s exited at start:\n%s", s.name, tail(logf.Name()))
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s not serving on %s after %v:\n%s", s.name, s.Addr, StartTimeout, tail(logf.Name()))
+		}
+		time.Sleep(delay) // polling an external process's readiness, not synchronising goroutines
+	}
+}
+
+// ready reports whether the server answers: ZooKeeper's "ruok" (imok),
+// etcd's /health.
+func (s *Server) ready() bool {
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if s.name == "zookeeper" {
+		io.WriteString(c, "ruok")
+		b, _ := io.ReadAll(c)
+		return string(b) == "imok"
+	}
+	io.WriteString(c, "GET /health HTTP/1.0\r\n\r\n")
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.Contains(line, " 200 ")
+}
+
+// Stop kills the server and waits for it to exit (data stays for Start).
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.done
+	s.log.Close()
+	s.cmd = nil
+}
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// Proxy forwards TCP connections from its own loopback address to a
+// server, and can cut them: Block closes every connection and refuses new
+// ones (they are accepted and closed at once) until Unblock.
+type Proxy struct {
+	// Addr is the proxy's address, for the client.
+	Addr   string
+	target string
+	ln     net.Listener
+
+	mu      sync.Mutex
+	blocked bool
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
+}
+
+// NewProxy starts a proxy to target and registers its close with
+// t.Cleanup.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.blocked {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+		p.wg.Add(2)
+		p.mu.Unlock()
+		pipe := func(dst, src net.Conn) {
+			defer p.wg.Done()
+			io.Copy(dst, src)
+			dst.Close()
+			src.Close()
+			p.mu.Lock()
+			delete(p.conns, dst)
+			delete(p.conns, src)
+			p.mu.Unlock()
+		}
+		go pipe(c, up)
+		go pipe(up, c)
+	}
+}
+
+// Block cuts every connection and refuses new ones.
+func (p *Proxy) Block() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.blocked = true
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Unblock lets connections through again.
+func (p *Proxy) Unblock() {
+	p.mu.Lock()
+	p.blocked = false
+	p.mu.Unlock()
+}
+
+// Close stops the proxy and waits for its goroutines.
+func (p *Proxy) Close() {
+	p.ln.Close()
+	p.Block()
+	p.wg.Wait()
+}
+
+// String names the server for messages.
+func (s *Server) String() string { return fmt.Sprintf("%s at %s", s.name, s.Addr) }
