@@ -67,6 +67,9 @@ type FilterSpec struct {
 	// Endpoint is the endpoint address of a per-endpoint chain (run once
 	// per attempt on that endpoint; "" for route and cluster chains).
 	Endpoint string
+	// Ingress is the protocol a route chain's calls arrive by: "http",
+	// "grpc" or "motan2" ("" for cluster and endpoint chains).
+	Ingress string
 	// Decode decodes the filter's options (its configuration entry without
 	// the name key) into v, strictly: unknown keys and values of the wrong
 	// type are errors that name the configuration file and line.

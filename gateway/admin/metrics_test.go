@@ -19,7 +19,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 	// A request the ingress rejects before the route chain (argument
-	// binding) is not a call of the route: not counted.
+	// binding) is not a call of the route: only the ingress counts it.
 	if a := e.do("GET", e.http+"/v1/add?a=x", ""); a.status != 400 {
 		t.Fatalf("bad add: %d %s", a.status, a.body)
 	}
@@ -30,11 +30,13 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Errorf("POST /metrics: %d", a.status)
 	}
 	a := e.do("GET", e.base+"/metrics", "", auth...)
-	if a.status != 200 || !strings.HasPrefix(a.header.Get("Content-Type"), "text/plain") || strings.Contains(a.body, "INVALID_ARGUMENT") {
+	// Only the ingress's own count has it.
+	if a.status != 200 || !strings.HasPrefix(a.header.Get("Content-Type"), "text/plain") ||
+		strings.Count(a.body, "INVALID_ARGUMENT") != 1 || !strings.Contains(a.body, `meshgate_ingress_errors_total{code="INVALID_ARGUMENT",ingress="http"} 1`) {
 		t.Fatalf("/metrics: %d %s", a.status, a.header.Get("Content-Type"))
 	}
 	for _, want := range []string{
-		`meshgate_requests_total{code="OK",method="add",route="add",service="meshgate.demo.EchoService"} 3`,
+		`meshgate_requests_total{code="OK",ingress="http",method="add",route="add",service="meshgate.demo.EchoService"} 3`,
 		`process_open_fds `,
 	} {
 		if !strings.Contains(a.body, want) {

@@ -49,11 +49,13 @@ type Gateway struct {
 	demoLn   net.Listener
 	demoAddr string
 	env      *gateway.FilterEnv
-	tel      *telemetry     // process-wide observability (telemetry.go)
-	hub      *discovery.Hub // process-wide registries (discovery.go)
-	errc     chan error
-	log      *slog.Logger
-	started  time.Time
+	tel      *telemetry // process-wide observability (telemetry.go)
+	// ingressErrors counts every ingress's error answers (metrics).
+	ingressErrors ingress.ErrorCounts
+	hub           *discovery.Hub // process-wide registries (discovery.go)
+	errc          chan error
+	log           *slog.Logger
+	started       time.Time
 
 	// cur is the generation in force. It changes only with swapMu held.
 	cur atomic.Pointer[generation]
@@ -133,6 +135,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		}
 		g.motan2Ln = l
 		g.motan2 = ingress.NewMotan2(built.Motan2, ingress.Motan2Options{
+			Errors:                &g.ingressErrors,
 			Limits:                motan2.Limits{MaxMetaSize: cfg.Motan2.MaxBodyBytes, MaxBodySize: cfg.Motan2.MaxBodyBytes},
 			MaxConcurrentRequests: cfg.Motan2.MaxConcurrentRequests, ProxyBit: *cfg.Motan2.ProxyBit,
 			Logger: log.With("component", "motan2"),
@@ -158,7 +161,8 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			g.reflection[i] = new(descriptors.Registry)
 		}
 		g.grpc = ingress.NewGRPC(built.GRPC, ingress.GRPCOptions{
-			TLS: tlsCfg, MaxRecvMsgSize: gc.MaxRecvMsgBytes, MaxConcurrentStreams: uint32(gc.MaxConcurrentStreams),
+			Errors: &g.ingressErrors,
+			TLS:    tlsCfg, MaxRecvMsgSize: gc.MaxRecvMsgBytes, MaxConcurrentStreams: uint32(gc.MaxConcurrentStreams),
 			Reflection: *gc.Reflection, Schemas: g.reflection,
 			Logger: log.With("component", "grpc"),
 		})
@@ -169,6 +173,7 @@ func Start(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g.httpLn = l
 	g.http = ingress.NewHTTP(built.HTTP, ingress.HTTPOptions{
+		Errors:       &g.ingressErrors,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxHeaderBytes: cfg.HTTP.MaxHeaderBytes,
 		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		MaxConnections: cfg.HTTP.MaxConnections, RequestIDHeader: cfg.HTTP.RequestIDHeader,
@@ -639,7 +644,7 @@ func (b *Built) routeChain(section string, i int, route, cluster string, list []
 	if err != nil {
 		return nil, fmt.Errorf("%s[%d] (%s): %w", section, i, route, err)
 	}
-	if tf := b.telemetryFilters(gateway.FilterSpec{Scope: "route " + route, Route: route, Cluster: cluster, Env: b.env}); len(tf) > 0 {
+	if tf := b.telemetryFilters(gateway.FilterSpec{Scope: "route " + route, Route: route, Cluster: cluster, Env: b.env, Ingress: ingressOf(section)}); len(tf) > 0 {
 		fs = append(tf, fs...)
 	}
 	key := section + "/" + route

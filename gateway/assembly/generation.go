@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,14 +207,8 @@ func restartChanges(old, new *config.Config) []string {
 				out = append(out, name+" section removed: restart required")
 				return
 			}
-			va, vb = va.Elem(), vb.Elem()
 		}
-		for i := 0; i < va.NumField(); i++ {
-			f := va.Type().Field(i)
-			if !f.IsExported() || reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-				continue
-			}
-			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		for _, key := range changedKeys(a, b) {
 			out = append(out, name+"."+key+" changed: restart required")
 		}
 	}
@@ -224,6 +219,34 @@ func restartChanges(old, new *config.Config) []string {
 	section("admin", old.Admin, new.Admin)
 	out = append(out, registryChanges(old, new)...) // discovery.go
 	return out
+}
+
+// changedKeys returns the YAML keys of the exported fields that differ
+// between a and b, two values (or non-nil pointers) of one struct type.
+func changedKeys(a, b any) []string {
+	va, vb := reflect.Indirect(reflect.ValueOf(a)), reflect.Indirect(reflect.ValueOf(b))
+	var out []string
+	for i := 0; i < va.NumField(); i++ {
+		f := va.Type().Field(i)
+		if !f.IsExported() || reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			continue
+		}
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		out = append(out, key)
+	}
+	return out
+}
+
+// firstChanged returns the first of keys (YAML keys of a's struct type)
+// whose field differs between a and b, or "".
+func firstChanged(a, b any, keys ...string) string {
+	changed := changedKeys(a, b)
+	for _, k := range keys {
+		if slices.Contains(changed, k) {
+			return k
+		}
+	}
+	return ""
 }
 
 // Reload applies cfg as a transaction: it builds the whole new generation

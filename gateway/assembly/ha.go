@@ -101,3 +101,14 @@ func callPolicy(cp *config.CallPolicy, args []config.Arg) gateway.CallPolicy {
 	}
 	return p
 }
+
+// ingressOf names the protocol of a configuration section's routes.
+func ingressOf(section string) string {
+	switch section {
+	case "grpc_routes":
+		return "grpc"
+	case "motan2_routes":
+		return "motan2"
+	}
+	return "http" // routes, transcoding
+}

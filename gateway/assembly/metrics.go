@@ -151,7 +151,7 @@ func (s *metricsState) filters(spec gateway.FilterSpec, fs []gateway.Filter) []g
 	case spec.Endpoint != "":
 		fs = append(fs, s.m.EndpointFilter(spec.Cluster, spec.Endpoint))
 	case spec.Route != "":
-		fs = append(fs, s.m.RouteFilter(spec.Route))
+		fs = append(fs, s.m.RouteFilter(spec.Route, spec.Ingress))
 	}
 	return fs
 }
@@ -165,7 +165,10 @@ func (g *Gateway) MetricsHandler() http.Handler {
 		return nil
 	}
 	s := g.tel.metrics
-	s.bindOnce.Do(func() { s.m.SetBreakerSource(g.endpointBreakers) })
+	s.bindOnce.Do(func() {
+		s.m.SetBreakerSource(g.endpointBreakers)
+		s.m.SetIngressErrorSource(g.ingressErrors.Each)
+	})
 	return s.m.Handler()
 }
 

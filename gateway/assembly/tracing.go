@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"sync"
 	"time"
@@ -143,44 +142,13 @@ func (t *tracingState) startAccessLog(ac *config.AccessLog) (*accesslog.Log, err
 
 // exporterChange names the first exporter setting that differs.
 func exporterChange(a, b *config.Tracing) string {
-	switch {
-	case a.ServiceName != b.ServiceName:
-		return "service_name"
-	case a.Exporter != b.Exporter:
-		return "exporter"
-	case a.Endpoint != b.Endpoint:
-		return "endpoint"
-	case a.URLPath != b.URLPath:
-		return "url_path"
-	case a.Insecure != b.Insecure:
-		return "insecure"
-	case a.CAFile != b.CAFile:
-		return "ca_file"
-	case !maps.Equal(a.Headers, b.Headers):
-		return "headers"
-	case a.Timeout != b.Timeout:
-		return "timeout"
-	case a.Compression != b.Compression:
-		return "compression"
-	case a.QueueSize != b.QueueSize:
-		return "queue_size"
-	}
-	return ""
+	return firstChanged(a, b, "service_name", "exporter", "endpoint", "url_path", "insecure", "ca_file",
+		"headers", "timeout", "compression", "queue_size")
 }
 
 // outputChange names the first access-log output setting that differs.
 func outputChange(a, b *config.AccessLog) string {
-	switch {
-	case a.Output != b.Output:
-		return "output"
-	case a.MaxSizeMB != b.MaxSizeMB:
-		return "max_size_mb"
-	case a.MaxBackups != b.MaxBackups:
-		return "max_backups"
-	case a.Buffer != b.Buffer:
-		return "buffer"
-	}
-	return ""
+	return firstChanged(a, b, "output", "max_size_mb", "max_backups", "buffer")
 }
 
 // close flushes the spans and lines not yet written and stops the

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/meshgate/meshgate/gateway"
@@ -130,6 +131,18 @@ func Open(cfg *config.Registry, log *slog.Logger) (Registry, error) {
 		return nil, fmt.Errorf("registry %s: %w", cfg.Name, err)
 	}
 	return r, nil
+}
+
+// Addresses splits a registry's address list: comma-separated, spaces
+// around an address and empty items ignored.
+func Addresses(list string) []string {
+	var out []string
+	for _, a := range strings.Split(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // LocalIP returns the first non-loopback IPv4 address of this host, or

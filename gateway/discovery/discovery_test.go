@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/meshgate/meshgate/gateway/discovery"
 	"github.com/meshgate/meshgate/gateway/discovery/static"
 	"github.com/meshgate/meshgate/internal/leakcheck"
+	"github.com/meshgate/meshgate/internal/testregistry"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
@@ -265,60 +265,6 @@ func TestApplyTraffic(t *testing.T) {
 	}
 }
 
-// recorder is a Target that keeps the sets it is given.
-type recorder struct {
-	mu   sync.Mutex
-	sets []gateway.EndpointSet
-	ch   chan struct{}
-}
-
-func newRecorder() *recorder { return &recorder{ch: make(chan struct{}, 1)} }
-
-func (r *recorder) Update(set gateway.EndpointSet) {
-	r.mu.Lock()
-	r.sets = append(r.sets, set)
-	r.mu.Unlock()
-	select {
-	case r.ch <- struct{}{}:
-	default:
-	}
-}
-
-func (r *recorder) last() (gateway.EndpointSet, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.sets) == 0 {
-		return gateway.EndpointSet{}, 0
-	}
-	return r.sets[len(r.sets)-1], len(r.sets)
-}
-
-// waitFor waits (bounded) until the latest set satisfies ok.
-func (r *recorder) waitFor(t *testing.T, what string, ok func(gateway.EndpointSet) bool) gateway.EndpointSet {
-	t.Helper()
-	deadline := time.NewTimer(5 * time.Second)
-	defer deadline.Stop()
-	for {
-		if set, n := r.last(); n > 0 && ok(set) {
-			return set
-		}
-		select {
-		case <-r.ch:
-		case <-deadline.C:
-			set, n := r.last()
-			t.Fatalf("%s: not reached within 5s (%d updates, last %+v)", what, n, set)
-		}
-	}
-}
-
-func addrs(set gateway.EndpointSet) string {
-	var out []string
-	for _, ep := range set.Endpoints {
-		out = append(out, ep.Group+"/"+ep.Addr)
-	}
-	return strings.Join(out, ",")
-}
-
 func TestManagerStatic(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	switches := gateway.NewSwitches()
@@ -335,7 +281,7 @@ func TestManagerStatic(t *testing.T) {
 	reg := hub.Registry("local").(*static.Registry)
 	mgr := hub.NewManager()
 	defer mgr.Close()
-	rec := newRecorder()
+	rec := testregistry.NewRecorder(5 * time.Second)
 	gate := discovery.NewGate("users", nil)
 	if err := mgr.Subscribe(discovery.Subscription{Cluster: "users", Registry: "local", Service: "Svc", Group: "yf", Target: rec, Gate: gate}); err != nil {
 		t.Fatal(err)
@@ -345,7 +291,7 @@ func TestManagerStatic(t *testing.T) {
 	if w := mgr.WaitReady(ctx); len(w) > 0 {
 		t.Fatalf("not ready: %v", w)
 	}
-	rec.waitFor(t, "own group", func(s gateway.EndpointSet) bool { return addrs(s) == "yf/10.1.0.1:1,yf/10.1.0.2:1" })
+	rec.WaitUntil(t, "own group", func(s gateway.EndpointSet) bool { return testregistry.Addrs(s) == "yf/10.1.0.1:1,yf/10.1.0.2:1" })
 
 	set := func(cmd string) {
 		t.Helper()
@@ -354,7 +300,7 @@ func TestManagerStatic(t *testing.T) {
 		}
 	}
 	set(`{"clientCommandList":[{"index":1,"commandType":0,"pattern":"*","mergeGroups":["yf:20","tc:80"]}]}`)
-	got := rec.waitFor(t, "merged groups", func(s gateway.EndpointSet) bool { return len(s.Endpoints) == 3 })
+	got, _ := rec.WaitUntil(t, "merged groups", func(s gateway.EndpointSet) bool { return len(s.Endpoints) == 3 })
 	if !reflect.DeepEqual(got.GroupWeights, map[string]int{"yf": 20, "tc": 80}) {
 		t.Fatalf("group weights %v", got.GroupWeights)
 	}
@@ -372,33 +318,34 @@ func TestManagerStatic(t *testing.T) {
 	if err := reg.SetCommand(discovery.CommandKey{Group: "yf"}, `{"clientCommandList":[{"commandType":9}]}`); err == nil {
 		t.Fatal("malformed command accepted")
 	}
-	events := mgr.Events()
+	// applied waits until a command's effect shows, checking again after
+	// each processed delivery: an earlier delivery's event may come first,
+	// and the switches are set after the endpoints are delivered.
+	applied := func(what string, ok func() bool) {
+		t.Helper()
+		for {
+			events := mgr.Events()
+			if ok() {
+				return
+			}
+			select {
+			case <-events:
+			case <-ctx.Done():
+				t.Fatalf("%s: not applied (degrade %q, switch %v)", what, gate.Degraded(), feature.On())
+			}
+		}
+	}
 	set(`{"clientCommandList":[{"index":1,"commandType":1,"pattern":"Svc","remark":"maintenance"},{"commandType":2,"pattern":"feature.x:true,unknown.y:true"}]}`)
-	select {
-	case <-events:
-	case <-ctx.Done():
-		t.Fatal("degrade command: not applied")
-	}
-	rec.waitFor(t, "back to own group", func(s gateway.EndpointSet) bool { return len(s.Endpoints) == 2 && s.GroupWeights == nil })
-	if !strings.Contains(gate.Degraded(), "maintenance") || !feature.On() {
-		t.Fatalf("degrade %q, switch %v", gate.Degraded(), feature.On())
-	}
+	applied("degrade command", func() bool { return strings.Contains(gate.Degraded(), "maintenance") && feature.On() })
+	rec.WaitUntil(t, "back to own group", func(s gateway.EndpointSet) bool { return len(s.Endpoints) == 2 && s.GroupWeights == nil })
 	st := mgr.States()
 	if len(st) != 1 || st[0].Active.Degrade == nil || st[0].Degraded == "" {
 		t.Fatalf("States = %+v", st)
 	}
-	events = mgr.Events()
 	set("")
-	select {
-	case <-events:
-	case <-ctx.Done():
-		t.Fatal("clearing the command: not applied")
-	}
-	if gate.Degraded() != "" || feature.On() {
-		t.Fatalf("command cleared but degrade %q switch %v", gate.Degraded(), feature.On())
-	}
-	if got, _ := rec.last(); len(got.Endpoints) != 2 {
-		t.Fatalf("endpoints after clearing: %s", addrs(got))
+	applied("clearing the command", func() bool { return gate.Degraded() == "" && !feature.On() })
+	if got, _, _ := rec.Last(); len(got.Endpoints) != 2 {
+		t.Fatalf("endpoints after clearing: %s", testregistry.Addrs(got))
 	}
 }
 

@@ -184,6 +184,9 @@ type GRPCOptions struct {
 	// missing id is generated.
 	RequestIDHeader string
 	Logger          *slog.Logger
+	// Errors counts the calls answered with a status other than OK (nil:
+	// not counted).
+	Errors *ErrorCounts
 }
 
 // GRPC is the gRPC ingress: one generic handler serves every unary method
@@ -317,6 +320,9 @@ func (g *GRPC) handle(_ any, ss grpc.ServerStream) (err error) {
 		if p := recover(); p != nil {
 			g.log.Error("grpc: handler panic", "panic", p, "method", full, "request_id", id)
 			err = status.Error(codes.Internal, "internal error")
+		}
+		if err != nil {
+			g.opts.Errors.add(KindGRPC, translate.Code(status.Code(err)))
 		}
 	}()
 

@@ -43,7 +43,9 @@ type HTTPOptions struct {
 	// budget ("250ms", "2s", or a number of milliseconds); it shortens the
 	// route's timeout, never lengthens it ("" : none).
 	TimeoutHeader string
-	Logger        *slog.Logger
+	// Errors counts the error responses (nil: not counted).
+	Errors *ErrorCounts
+	Logger *slog.Logger
 }
 
 // HTTP is the HTTP/1.1 ingress: it matches requests against the current
@@ -335,6 +337,7 @@ func putScratch(bp *[]byte, b []byte) {
 
 func (h *HTTP) writeError(ctx *fasthttp.RequestCtx, err error, id string) {
 	e := translate.FromError(err)
+	h.opts.Errors.add(KindHTTP, e.Code)
 	status := e.Status()
 	if status >= 500 {
 		h.log.Warn("http: request failed", "status", status, "code", e.Code.String(), "error", e.Message,

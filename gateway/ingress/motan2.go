@@ -64,7 +64,9 @@ type Motan2Options struct {
 	MaxConcurrentRequests int
 	// ProxyBit sets the proxy bit on replies, as a motan-go agent does.
 	ProxyBit bool
-	Logger   *slog.Logger
+	// Errors counts the exception replies (nil: not counted).
+	Errors *ErrorCounts
+	Logger *slog.Logger
 }
 
 // Motan2 is the Motan2 ingress: existing Motan2 clients (PHP, Java, Go)
@@ -73,9 +75,10 @@ type Motan2Options struct {
 // ids; the caller gets the reply under its own id, with M_rid carrying its
 // id upstream (spec section 5) and the proxy bit set on forwarded frames.
 type Motan2 struct {
-	srv  *motan2.Server
-	snap atomic.Pointer[Motan2Snapshot]
-	log  *slog.Logger
+	srv    *motan2.Server
+	snap   atomic.Pointer[Motan2Snapshot]
+	log    *slog.Logger
+	errors *ErrorCounts
 }
 
 // NewMotan2 returns a Motan2 ingress serving snap.
@@ -83,7 +86,7 @@ func NewMotan2(snap *Motan2Snapshot, o Motan2Options) *Motan2 {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	m := &Motan2{log: o.Logger}
+	m := &Motan2{log: o.Logger, errors: o.Errors}
 	m.snap.Store(snap)
 	m.srv = &motan2.Server{Handler: m, Limits: o.Limits, MaxConcurrentRequests: o.MaxConcurrentRequests,
 		Proxy: o.ProxyBit, Logger: o.Logger}
@@ -102,6 +105,14 @@ func (m *Motan2) Shutdown(ctx context.Context) error { return m.srv.Shutdown(ctx
 
 // ServeMotan2 implements motan2.Handler.
 func (m *Motan2) ServeMotan2(ctx context.Context, req *motan2.Frame) *motan2.Frame {
+	resp := m.serve(ctx, req)
+	if m.errors != nil && resp != nil && resp.IsException() {
+		m.errors.add(KindMotan2, translate.FromMotan2Exception(resp.Exception()).Code)
+	}
+	return resp
+}
+
+func (m *Motan2) serve(ctx context.Context, req *motan2.Frame) *motan2.Frame {
 	service, group := req.Service(), req.Group()
 	route := m.snap.Load().match(service, group)
 	if route == nil {

@@ -970,6 +970,7 @@ func transcodeResponseField(out *dynamicpb.Message, path string) (protoreflect.M
 // WWW-Authenticate to its message, as grpc-gateway does.
 func (h *HTTP) transcodeError(ctx *fasthttp.RequestCtx, snap *descriptors.Snapshot, err error, id string) {
 	e := translate.FromError(err)
+	h.opts.Errors.add(KindHTTP, e.Code)
 	status := e.Status()
 	if status >= 500 {
 		h.log.Warn("http: request failed", "status", status, "code", e.Code.String(), "error", e.Error(),

@@ -459,7 +459,10 @@ func (c *core) invoke(ctx context.Context, call *gateway.Call, reply *gateway.Re
 		if !m.acquire() {
 			continue // removed since the pick: nothing was sent
 		}
-		at := time.Now()
+		at := began // the first attempt starts now: one clock read saved
+		if st.n > 0 {
+			at = time.Now()
+		}
 		if !deadline.IsZero() && !at.Before(deadline) {
 			m.release()
 			return c.deadlineError(call, st, start, deadline, last)
@@ -472,20 +475,18 @@ func (c *core) invoke(ctx context.Context, call *gateway.Call, reply *gateway.Re
 		resetReply(reply)
 		err := m.invoker.Invoke(ctx, &st.call, reply)
 		m.release()
-		end := time.Now()
-		sent := reply.Attempts > 0
-		rec := attemptRecord{addr: m.addr, start: at, end: end, sent: sent}
 		if err == nil {
-			st.record(rec)
+			// The success path records nothing but what backups need:
+			// the records are for failure and timeout messages.
 			if c.ha.Backup != nil {
-				c.latency.record(call, end.Sub(at))
+				c.latency.record(call, time.Since(at))
 			}
-			reply.Endpoint, reply.Attempts = m.addr, countSent(st)
+			reply.Endpoint, reply.Attempts = m.addr, countSent(st)+1
 			return nil
 		}
+		sent := reply.Attempts > 0
 		te := translate.FromError(err)
-		rec.code = te.Code
-		st.record(rec)
+		st.record(attemptRecord{addr: m.addr, start: at, end: time.Now(), sent: sent, code: te.Code})
 		if sent {
 			reply.Endpoint = m.addr
 		}

@@ -1,8 +1,9 @@
 // Package testregistry starts real registries for tests: a ZooKeeper
 // server (Debian's zookeeper package, run with java) and an etcd server
 // (Debian's etcd-server), each on a free loopback port with its data in
-// a test's temporary directory, and a TCP proxy that can cut a client off
-// a server. It is test support: only _test.go files import it.
+// a test's temporary directory, a TCP proxy that can cut a client off a
+// server, and a Recorder standing in for the clusters a registry feeds. It
+// is test support: only _test.go files import it.
 //
 // A test whose machine lacks the server is skipped with the reason
 // (CI installs both: .ci/run).

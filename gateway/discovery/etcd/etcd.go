@@ -48,36 +48,23 @@ type Registry struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu   sync.Mutex
-	regs map[string]*registration
-	wake chan struct{}
-	idle chan struct{} // closed and replaced when every change is written
+	regs *discovery.Registrations
 }
 
-type registration struct {
-	e         discovery.Export
-	available bool
-	removed   bool
-}
-
-func (reg *registration) want() string {
-	switch {
-	case reg.removed:
-		return ""
-	case reg.available:
+// kind is the key kind of an entry state ("" when removed).
+func kind(s discovery.EntryState) string {
+	switch s {
+	case discovery.EntryAvailable:
 		return "services"
+	case discovery.EntryUnavailable:
+		return "unavailable"
 	}
-	return "unavailable"
+	return ""
 }
 
 // Open connects to cfg's endpoints (without waiting for them).
 func Open(cfg *config.Registry, log *slog.Logger) (discovery.Registry, error) {
-	var eps []string
-	for _, a := range strings.Split(cfg.Address, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			eps = append(eps, a)
-		}
-	}
+	eps := discovery.Addresses(cfg.Address)
 	if len(eps) == 0 {
 		return nil, errors.New("address lists no etcd endpoint")
 	}
@@ -91,7 +78,7 @@ func Open(cfg *config.Registry, log *slog.Logger) (discovery.Registry, error) {
 		ttl = 1
 	}
 	r := &Registry{name: cfg.Name, log: log, cli: cli, prefix: strings.TrimSuffix(cfg.Prefix, "/"), ttl: ttl, timeout: cfg.Timeout,
-		regs: map[string]*registration{}, wake: make(chan struct{}, 1), idle: make(chan struct{})}
+		regs: discovery.NewRegistrations()}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.wg.Add(1)
 	go r.writer()
@@ -261,46 +248,15 @@ func (r *Registry) WriteCommand(k discovery.CommandKey, text string) error {
 }
 
 // Register implements discovery.Registry (written in the background).
-func (r *Registry) Register(e discovery.Export) error {
-	r.mu.Lock()
-	r.regs[e.ID()] = &registration{e: e}
-	r.mu.Unlock()
-	r.dirty()
-	return nil
-}
+func (r *Registry) Register(e discovery.Export) error { return r.regs.Register(e) }
 
 // SetAvailable implements discovery.Registry.
 func (r *Registry) SetAvailable(e discovery.Export, available bool) error {
-	r.mu.Lock()
-	reg := r.regs[e.ID()]
-	if reg != nil && !reg.removed {
-		reg.available = available
-	}
-	r.mu.Unlock()
-	if reg == nil || reg.removed {
-		return errors.New("not registered: " + e.ID())
-	}
-	r.dirty()
-	return nil
+	return r.regs.SetAvailable(e, available)
 }
 
 // Deregister implements discovery.Registry.
-func (r *Registry) Deregister(e discovery.Export) error {
-	r.mu.Lock()
-	if reg := r.regs[e.ID()]; reg != nil {
-		reg.removed = true
-	}
-	r.mu.Unlock()
-	r.dirty()
-	return nil
-}
-
-func (r *Registry) dirty() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *Registry) Deregister(e discovery.Export) error { return r.regs.Deregister(e) }
 
 // writer keeps the registrations written on a live lease.
 func (r *Registry) writer() {
@@ -308,7 +264,6 @@ func (r *Registry) writer() {
 	var lease clientv3.LeaseID
 	var lost <-chan *clientv3.LeaseKeepAliveResponse
 	var kaCancel context.CancelFunc
-	written := map[string]string{}
 	var retry <-chan time.Time
 	defer func() {
 		if kaCancel != nil {
@@ -319,7 +274,7 @@ func (r *Registry) writer() {
 		select {
 		case <-r.ctx.Done():
 			return
-		case <-r.wake:
+		case <-r.regs.Wake():
 		case <-retry:
 		case _, ok := <-lost:
 			if ok {
@@ -327,23 +282,15 @@ func (r *Registry) writer() {
 			}
 			metrics.RegistryEvent(r.name, "lease_lost")
 			r.log.Warn("etcd lease lost; registering again on a new lease", "lease", fmt.Sprintf("%x", int64(lease)))
-			lease, lost, written = 0, nil, map[string]string{}
+			lease, lost = 0, nil
+			r.regs.Rewrite()
 			kaCancel()
 			kaCancel = nil
 		}
 		retry = nil
-		r.mu.Lock()
-		regs := make([]registration, 0, len(r.regs))
-		for _, reg := range r.regs {
-			regs = append(regs, *reg)
-		}
-		r.mu.Unlock()
 		failed := false
-		for _, reg := range regs {
-			id, want := reg.e.ID(), reg.want()
-			if cur, ok := written[id]; ok && cur == want {
-				continue
-			}
+		for _, reg := range r.regs.Pending() {
+			want := kind(reg.Want)
 			if want != "" && lease == 0 {
 				ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
 				g, err := r.cli.Grant(ctx, r.ttl)
@@ -363,40 +310,21 @@ func (r *Registry) writer() {
 				}
 				lease = g.ID
 			}
-			if err := r.write(reg.e, want, lease); err != nil {
+			if err := r.write(reg.Export, want, lease); err != nil {
 				if r.ctx.Err() == nil {
-					r.log.Warn("etcd registration not written; retrying", "entry", id, "error", err)
+					r.log.Warn("etcd registration not written; retrying", "entry", reg.Export.ID(), "error", err)
 				}
 				failed = true
 				continue
 			}
-			written[id] = want
-			metrics.RegistryEvent(r.name, map[string]string{"": "unregister", "services": "available", "unavailable": "register"}[want])
-			if want == "" {
-				r.mu.Lock()
-				if cur := r.regs[id]; cur != nil && cur.removed {
-					delete(r.regs, id)
-					delete(written, id)
-				}
-				r.mu.Unlock()
-			}
+			r.regs.Written(reg)
+			metrics.RegistryEvent(r.name, reg.Want.Event())
 		}
 		if failed {
 			retry = time.After(time.Second)
 			continue
 		}
-		r.mu.Lock()
-		pending := false
-		for _, reg := range r.regs {
-			if written[reg.e.ID()] != reg.want() || reg.removed {
-				pending = true
-			}
-		}
-		if !pending {
-			close(r.idle)
-			r.idle = make(chan struct{})
-		}
-		r.mu.Unlock()
+		r.regs.Settle()
 	}
 }
 
@@ -419,19 +347,10 @@ func (r *Registry) write(e discovery.Export, want string, lease clientv3.LeaseID
 
 // Flush waits until every registration change is written, or ctx ends.
 func (r *Registry) Flush(ctx context.Context) error {
-	r.mu.Lock()
-	idle, none := r.idle, len(r.regs) == 0
-	r.mu.Unlock()
-	if none {
-		return nil // nothing registered, nothing to remove
+	if err := r.regs.Flush(ctx); err != nil {
+		return fmt.Errorf("etcd registrations not written: %w", err)
 	}
-	r.dirty()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("etcd registrations not written: %w", ctx.Err())
-	}
+	return nil
 }
 
 // Close implements discovery.Registry: pending changes (the removals of
@@ -444,21 +363,10 @@ func (r *Registry) Close() error {
 	r.cancel()
 	r.wg.Wait()
 	err := r.cli.Close()
-	if ferr != nil && r.hasRemovals() {
+	if ferr != nil && r.regs.HasRemovals() {
 		return ferr
 	}
 	return err
-}
-
-func (r *Registry) hasRemovals() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, reg := range r.regs {
-		if reg.removed {
-			return true
-		}
-	}
-	return false
 }
 
 // Client returns the etcd client (tests).

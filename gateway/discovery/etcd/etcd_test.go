@@ -4,15 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/gateway/config"
 	"github.com/meshgate/meshgate/gateway/discovery"
 	"github.com/meshgate/meshgate/gateway/discovery/etcd"
@@ -82,62 +79,6 @@ func waitKey(t *testing.T, c *clientv3.Client, key string, exists bool) string {
 	}
 }
 
-type recorder struct {
-	mu   sync.Mutex
-	sets []gateway.EndpointSet
-	ch   chan struct{}
-}
-
-func (r *recorder) Update(set gateway.EndpointSet) {
-	r.mu.Lock()
-	r.sets = append(r.sets, set)
-	r.mu.Unlock()
-	select {
-	case r.ch <- struct{}{}:
-	default:
-	}
-}
-
-func addrs(set gateway.EndpointSet) string {
-	var out []string
-	for _, ep := range set.Endpoints {
-		out = append(out, ep.Group+"/"+ep.Addr)
-	}
-	return strings.Join(out, ",")
-}
-
-func (r *recorder) waitFor(t *testing.T, want string) gateway.EndpointSet {
-	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		r.mu.Lock()
-		if n := len(r.sets); n > 0 && addrs(r.sets[n-1]) == want {
-			set := r.sets[n-1]
-			r.mu.Unlock()
-			return set
-		}
-		r.mu.Unlock()
-		select {
-		case <-r.ch:
-		case <-deadline:
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			t.Fatalf("endpoints should become %q within 20s; updates: %d", want, len(r.sets))
-		}
-	}
-}
-
-func (r *recorder) sawEmpty() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, s := range r.sets {
-		if len(s.Endpoints) == 0 {
-			return true
-		}
-	}
-	return false
-}
-
 const dir = "/meshgate/services/yf/com.example.Users/"
 
 func TestEtcd(t *testing.T) {
@@ -159,13 +100,13 @@ func TestEtcd(t *testing.T) {
 			t.Errorf("hub close: %v", err)
 		}
 	}()
-	rec := &recorder{ch: make(chan struct{}, 1)}
+	rec := testregistry.NewRecorder(20 * time.Second)
 	gate := discovery.NewGate("users", nil)
 	if err := mgr.Subscribe(discovery.Subscription{Cluster: "users", Registry: "etcd", Service: "com.example.Users", Group: "yf",
 		Target: rec, Gate: gate}); err != nil {
 		t.Fatal(err)
 	}
-	set := rec.waitFor(t, "yf/10.0.0.1:8002")
+	set, _ := rec.WaitFor(t, "yf/10.0.0.1:8002")
 	if set.Endpoints[0].Weight != 5 {
 		t.Errorf("weight %d", set.Endpoints[0].Weight)
 	}
@@ -173,9 +114,9 @@ func TestEtcd(t *testing.T) {
 	t.Run("add and remove", func(t *testing.T) {
 		put(t, c, dir+"bad", "garbage")
 		put(t, c, dir+"10.0.0.2:8002", "motan2://10.0.0.2:8002/com.example.Users?group=yf")
-		rec.waitFor(t, "yf/10.0.0.1:8002,yf/10.0.0.2:8002")
+		rec.WaitFor(t, "yf/10.0.0.1:8002,yf/10.0.0.2:8002")
 		del(t, c, dir+"10.0.0.1:8002", false)
-		rec.waitFor(t, "yf/10.0.0.2:8002")
+		rec.WaitFor(t, "yf/10.0.0.2:8002")
 		del(t, c, dir+"bad", false)
 	})
 
@@ -195,7 +136,7 @@ func TestEtcd(t *testing.T) {
 		}
 		waitKey(t, c, dir+"127.0.0.1:9982", true)
 		waitKey(t, c, "/meshgate/unavailable/yf/com.example.Users/127.0.0.1:9982", false)
-		rec.waitFor(t, "yf/10.0.0.2:8002,yf/127.0.0.1:9982")
+		rec.WaitFor(t, "yf/10.0.0.2:8002,yf/127.0.0.1:9982")
 
 		// Cut off past the lease TTL: the entry expires; once back, it
 		// is registered again on a new lease and the watch resumes.
@@ -204,24 +145,24 @@ func TestEtcd(t *testing.T) {
 		put(t, c, dir+"10.0.0.3:8002", "motan2://10.0.0.3:8002/com.example.Users?group=yf")
 		proxy.Unblock()
 		waitKey(t, c, dir+"127.0.0.1:9982", true)
-		rec.waitFor(t, "yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/127.0.0.1:9982")
+		rec.WaitFor(t, "yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/127.0.0.1:9982")
 	})
 
 	t.Run("registry restart", func(t *testing.T) {
 		srv.Stop()
-		if rec.sawEmpty() {
+		if rec.SawEmpty() {
 			t.Fatal("registry down wiped the cluster")
 		}
 		srv.Start()
 		c2 := client(t, srv.Addr)
 		put(t, c2, dir+"10.0.0.4:8002", "motan2://10.0.0.4:8002/com.example.Users?group=yf")
-		rec.waitFor(t, "yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/10.0.0.4:8002,yf/127.0.0.1:9982")
+		rec.WaitFor(t, "yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/10.0.0.4:8002,yf/127.0.0.1:9982")
 	})
 
 	t.Run("commands", func(t *testing.T) {
 		c2 := client(t, srv.Addr)
 		put(t, c2, "/meshgate/commands/yf", `{"clientCommandList":[{"index":1,"commandType":0,"pattern":"*","mergeGroups":["tc:60","yf:40"]}]}`)
-		set := rec.waitFor(t, "tc/10.0.1.1:8002,yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/10.0.0.4:8002,yf/127.0.0.1:9982")
+		set, _ := rec.WaitFor(t, "tc/10.0.1.1:8002,yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/10.0.0.4:8002,yf/127.0.0.1:9982")
 		if set.GroupWeights["tc"] != 60 || set.GroupWeights["yf"] != 40 {
 			t.Fatalf("weights %v", set.GroupWeights)
 		}
@@ -239,6 +180,6 @@ func TestEtcd(t *testing.T) {
 				t.Fatal("degrade not applied")
 			}
 		}
-		rec.waitFor(t, "yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/10.0.0.4:8002,yf/127.0.0.1:9982")
+		rec.WaitFor(t, "yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/10.0.0.4:8002,yf/127.0.0.1:9982")
 	})
 }

@@ -80,20 +80,11 @@ type Registry struct {
 	// (re-)established: watches waiting to retry wake on it.
 	session   chan struct{}
 	sessionID int64
-	regs      map[string]*registration
-	// idle is closed and replaced each time the writer has written every
-	// registration change.
-	idle    chan struct{}
-	wake    chan struct{}
-	timeout time.Duration
-	closed  bool
-	bad     map[string]string // malformed entries logged: path -> data
-}
+	timeout   time.Duration
+	closed    bool
+	bad       map[string]string // malformed entries logged: path -> data
 
-type registration struct {
-	e         discovery.Export
-	available bool
-	removed   bool // deregistered, the nodes not deleted yet
+	regs *discovery.Registrations
 }
 
 type zkLogger struct{ log *slog.Logger }
@@ -103,18 +94,13 @@ func (l zkLogger) Printf(format string, args ...any) { l.log.Debug(fmt.Sprintf(f
 // Open connects to the servers of cfg (in the background: Open does not
 // wait for a session).
 func Open(cfg *config.Registry, log *slog.Logger) (discovery.Registry, error) {
-	var servers []string
-	for _, a := range strings.Split(cfg.Address, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			servers = append(servers, a)
-		}
-	}
+	servers := discovery.Addresses(cfg.Address)
 	if len(servers) == 0 {
 		return nil, errors.New("address lists no ZooKeeper server")
 	}
 	r := &Registry{name: cfg.Name, log: log, javaData: cfg.NodeData == "java", retry: min(cfg.Timeout, time.Second),
 		kick: make(chan struct{}, 1), done: make(chan struct{}), session: make(chan struct{}),
-		regs: map[string]*registration{}, idle: make(chan struct{}), wake: make(chan struct{}, 1), timeout: cfg.Timeout, bad: map[string]string{}}
+		regs: discovery.NewRegistrations(), timeout: cfg.Timeout, bad: map[string]string{}}
 	if r.retry <= 0 {
 		r.retry = time.Second
 	}
@@ -456,57 +442,26 @@ func (r *Registry) ensure(path string) error {
 // unavailableServer. Registrations are written by a background writer
 // (they never block on an unreachable ZooKeeper): retried until written,
 // and written again in every new session.
-func (r *Registry) Register(e discovery.Export) error {
-	r.mu.Lock()
-	r.regs[e.ID()] = &registration{e: e}
-	r.mu.Unlock()
-	r.dirty()
-	return nil
-}
+func (r *Registry) Register(e discovery.Export) error { return r.regs.Register(e) }
 
 // SetAvailable implements discovery.Registry: the entry moves between
 // unavailableServer and server.
 func (r *Registry) SetAvailable(e discovery.Export, available bool) error {
-	r.mu.Lock()
-	reg := r.regs[e.ID()]
-	if reg != nil && !reg.removed {
-		reg.available = available
-	}
-	r.mu.Unlock()
-	if reg == nil || reg.removed {
-		return errors.New("not registered: " + e.ID())
-	}
-	r.dirty()
-	return nil
+	return r.regs.SetAvailable(e, available)
 }
 
 // Deregister implements discovery.Registry.
-func (r *Registry) Deregister(e discovery.Export) error {
-	r.mu.Lock()
-	if reg := r.regs[e.ID()]; reg != nil {
-		reg.removed = true
-	}
-	r.mu.Unlock()
-	r.dirty()
-	return nil
-}
+func (r *Registry) Deregister(e discovery.Export) error { return r.regs.Deregister(e) }
 
-func (r *Registry) dirty() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
-
-// want is the node type a registration should have ("" when removed).
-func (reg *registration) want() string {
-	switch {
-	case reg.removed:
-		return ""
-	case reg.available:
+// nodeType is the node type of an entry state ("" when removed).
+func nodeType(s discovery.EntryState) string {
+	switch s {
+	case discovery.EntryAvailable:
 		return nodeServer
+	case discovery.EntryUnavailable:
+		return nodeUnavailable
 	}
-	return nodeUnavailable
+	return ""
 }
 
 // writer writes the registrations: what changed since the last pass, and
@@ -514,14 +469,13 @@ func (reg *registration) want() string {
 // retry interval or at the next session.
 func (r *Registry) writer() {
 	defer r.wg.Done()
-	written := map[string]string{} // id -> node type written in this session
-	var session int64
+	var session int64 // the session the registrations were written in
 	var retry <-chan time.Time
 	for {
 		select {
 		case <-r.done:
 			return
-		case <-r.wake:
+		case <-r.regs.Wake():
 		case <-r.sessionChanged():
 		case <-retry:
 		}
@@ -530,83 +484,36 @@ func (r *Registry) writer() {
 			continue // the next session event wakes us
 		}
 		if id := r.conn.SessionID(); id != session {
-			written, session = map[string]string{}, id
+			r.regs.Rewrite() // a new session: the old one's entries are gone
+			session = id
 		}
-		r.mu.Lock()
-		regs := make([]registration, 0, len(r.regs))
-		for _, reg := range r.regs {
-			regs = append(regs, *reg)
-		}
-		r.mu.Unlock()
 		failed := false
-		for _, reg := range regs {
-			id, want := reg.e.ID(), reg.want()
-			if cur, ok := written[id]; ok && cur == want {
-				continue
-			}
-			if err := r.write(reg.e, want); err != nil {
+		for _, reg := range r.regs.Pending() {
+			if err := r.write(reg.Export, nodeType(reg.Want)); err != nil {
 				if !errors.Is(err, zk.ErrClosing) {
 					metrics.RegistryEvent(r.name, "error")
-					r.log.Warn("ZooKeeper registration not written; retrying", "entry", id, "error", err)
+					r.log.Warn("ZooKeeper registration not written; retrying", "entry", reg.Export.ID(), "error", err)
 				}
 				failed = true
 				continue
 			}
-			written[id] = want
-			metrics.RegistryEvent(r.name, registrationEvent(want))
-			if want == "" {
-				r.mu.Lock()
-				if cur := r.regs[id]; cur != nil && cur.removed {
-					delete(r.regs, id)
-					delete(written, id)
-				}
-				r.mu.Unlock()
-			}
+			r.regs.Written(reg)
+			metrics.RegistryEvent(r.name, reg.Want.Event())
 		}
 		if failed {
 			retry = time.After(r.retry)
 			continue
 		}
-		r.mu.Lock()
-		pending := false
-		for _, reg := range r.regs {
-			if written[reg.e.ID()] != reg.want() || reg.removed {
-				pending = true
-			}
-		}
-		if !pending {
-			close(r.idle)
-			r.idle = make(chan struct{})
-		}
-		r.mu.Unlock()
+		r.regs.Settle()
 	}
-}
-
-func registrationEvent(want string) string {
-	switch want {
-	case "":
-		return "unregister"
-	case nodeServer:
-		return "available"
-	}
-	return "register"
 }
 
 // Flush waits until every registration change is written, or ctx ends.
 func (r *Registry) Flush(ctx context.Context) error {
-	r.mu.Lock()
-	idle, none := r.idle, len(r.regs) == 0
-	r.mu.Unlock()
-	if none {
-		return nil // nothing registered, nothing to remove
+	if err := r.regs.Flush(ctx); err != nil {
+		return fmt.Errorf("ZooKeeper registrations not written: %w", err)
 	}
-	r.dirty()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("ZooKeeper registrations not written: %w", ctx.Err())
-	}
+	return nil
 }
 
 // write puts e's entry under the node type want (server or
@@ -659,22 +566,10 @@ func (r *Registry) Close() error {
 	close(r.done)
 	r.conn.Close()
 	r.wg.Wait()
-	if err != nil && len(r.pendingIDs()) > 0 {
+	if err != nil && r.regs.HasRemovals() {
 		return err
 	}
 	return nil
-}
-
-func (r *Registry) pendingIDs() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var ids []string
-	for id, reg := range r.regs {
-		if reg.removed {
-			ids = append(ids, id)
-		}
-	}
-	return ids
 }
 
 // Conn returns the ZooKeeper connection (tests).

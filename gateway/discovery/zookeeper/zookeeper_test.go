@@ -2,11 +2,9 @@ package zookeeper_test
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,162 +22,10 @@ func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 var testLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 
-// raw is a plain ZooKeeper client, standing for motan-go, Java Motan
-// and operators' tools.
-type raw struct {
-	t    *testing.T
-	conn *zk.Conn
-}
-
-func dial(t *testing.T, addr string) *raw {
-	t.Helper()
-	conn, ev, err := zk.Connect([]string{addr}, 2*time.Second, zk.WithLogger(quiet{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	deadline := time.After(20 * time.Second)
-	for conn.State() != zk.StateHasSession {
-		select {
-		case <-ev:
-		case <-deadline:
-			t.Fatalf("no ZooKeeper session at %s", addr)
-		}
-	}
-	go func() {
-		for range ev {
-		}
-	}()
-	return &raw{t: t, conn: conn}
-}
-
-type quiet struct{}
-
-func (quiet) Printf(string, ...any) {}
-
-func (r *raw) put(path string, data []byte) {
-	r.t.Helper()
-	parts := strings.Split(path, "/")
-	for i := 2; i < len(parts); i++ {
-		if _, err := r.conn.Create(strings.Join(parts[:i], "/"), nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			r.t.Fatal(err)
-		}
-	}
-	if _, err := r.conn.Create(path, data, 0, zk.WorldACL(zk.PermAll)); errors.Is(err, zk.ErrNodeExists) {
-		_, err = r.conn.Set(path, data, -1)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-	} else if err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-func (r *raw) del(path string) {
-	r.t.Helper()
-	if err := r.conn.Delete(path, -1); err != nil {
-		r.t.Fatalf("delete %s: %v", path, err)
-	}
-}
-
-// waitNode waits until path exists (or, with exists false, not).
-func (r *raw) waitNode(path string, exists bool) []byte {
-	r.t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		ok, _, ev, err := r.conn.ExistsW(path)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		if ok == exists {
-			if !ok {
-				return nil
-			}
-			data, _, err := r.conn.Get(path)
-			if errors.Is(err, zk.ErrNoNode) {
-				continue
-			}
-			if err != nil {
-				r.t.Fatal(err)
-			}
-			return data
-		}
-		select {
-		case <-ev:
-		case <-deadline:
-			r.t.Fatalf("%s: exists should become %v, not within 15s", path, exists)
-		}
-	}
-}
-
-// recorder is a cluster standing in for upstream's: it keeps the sets.
-type recorder struct {
-	mu   sync.Mutex
-	sets []gateway.EndpointSet
-	at   []time.Time
-	ch   chan struct{}
-}
-
-func (r *recorder) Update(set gateway.EndpointSet) {
-	r.mu.Lock()
-	r.sets, r.at = append(r.sets, set), append(r.at, time.Now())
-	r.mu.Unlock()
-	select {
-	case r.ch <- struct{}{}:
-	default:
-	}
-}
-
-func addrs(set gateway.EndpointSet) string {
-	var out []string
-	for _, ep := range set.Endpoints {
-		out = append(out, ep.Group+"/"+ep.Addr)
-	}
-	return strings.Join(out, ",")
-}
-
-// waitFor waits until the latest set's addresses are want and returns
-// when it arrived.
-func (r *recorder) waitFor(t *testing.T, want string) (gateway.EndpointSet, time.Time) {
-	t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		r.mu.Lock()
-		if n := len(r.sets); n > 0 && addrs(r.sets[n-1]) == want {
-			set, at := r.sets[n-1], r.at[n-1]
-			r.mu.Unlock()
-			return set, at
-		}
-		r.mu.Unlock()
-		select {
-		case <-r.ch:
-		case <-deadline:
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			var got string
-			if n := len(r.sets); n > 0 {
-				got = addrs(r.sets[n-1])
-			}
-			t.Fatalf("endpoints should become %q within 15s; last %q", want, got)
-		}
-	}
-}
-
-func (r *recorder) sawEmpty() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, s := range r.sets {
-		if len(s.Endpoints) == 0 {
-			return true
-		}
-	}
-	return false
-}
-
 type setup struct {
 	hub *discovery.Hub
 	mgr *discovery.Manager
-	rec *recorder
+	rec *testregistry.Recorder
 	reg *zookeeper.Registry
 }
 
@@ -190,7 +36,7 @@ func subscribe(t *testing.T, addr string, session time.Duration, gate *discovery
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &setup{hub: hub, mgr: hub.NewManager(), rec: &recorder{ch: make(chan struct{}, 1)}, reg: hub.Registry("zk").(*zookeeper.Registry)}
+	s := &setup{hub: hub, mgr: hub.NewManager(), rec: testregistry.NewRecorder(15 * time.Second), reg: hub.Registry("zk").(*zookeeper.Registry)}
 	t.Cleanup(func() {
 		s.mgr.Close()
 		if err := hub.Close(); err != nil {
@@ -208,34 +54,34 @@ const svc = "/motan/yf/com.example.Users/server/"
 
 func TestSubscribeMotanLayout(t *testing.T) {
 	srv := testregistry.ZooKeeper(t)
-	z := dial(t, srv.Addr)
+	z := testregistry.DialZooKeeper(t, srv.Addr, 2*time.Second)
 	// Entries as motan-go (text), Java Motan (serialized) and old agents
 	// (no data) write them.
-	z.put(svc+"10.0.0.1:8002", []byte("motan2://10.0.0.1:8002/com.example.Users?group=yf&nodeType=service&weight=30&dc=yf"))
-	z.put(svc+"10.0.0.2:8002", discovery.EncodeJavaString("motan2://10.0.0.2:8002/com.example.Users?group=yf&nodeType=service"))
-	z.put(svc+"10.0.0.3:8002", nil)
+	z.Put(svc+"10.0.0.1:8002", []byte("motan2://10.0.0.1:8002/com.example.Users?group=yf&nodeType=service&weight=30&dc=yf"))
+	z.Put(svc+"10.0.0.2:8002", discovery.EncodeJavaString("motan2://10.0.0.2:8002/com.example.Users?group=yf&nodeType=service"))
+	z.Put(svc+"10.0.0.3:8002", nil)
 	s := subscribe(t, srv.Addr, 2*time.Second, nil, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if w := s.mgr.WaitReady(ctx); len(w) > 0 {
 		t.Fatalf("not ready: %v", w)
 	}
-	set, _ := s.rec.waitFor(t, "yf/10.0.0.1:8002,yf/10.0.0.2:8002,yf/10.0.0.3:8002")
+	set, _ := s.rec.WaitFor(t, "yf/10.0.0.1:8002,yf/10.0.0.2:8002,yf/10.0.0.3:8002")
 	if ep := set.Endpoints[0]; ep.Weight != 30 || ep.DC != "yf" || ep.Labels["nodeType"] != "service" {
 		t.Errorf("first endpoint %+v", ep)
 	}
 
 	// A malformed entry, or one of another protocol, is skipped; the good
 	// one added with them arrives.
-	z.put(svc+"garbage", []byte("not a url"))
-	z.put(svc+"10.0.0.9:80", []byte("http://10.0.0.9:80/com.example.Users?group=yf"))
-	z.put(svc+"10.0.0.4:8002", []byte("motan2://10.0.0.4:8002/com.example.Users?group=yf"))
-	s.rec.waitFor(t, "yf/10.0.0.1:8002,yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/10.0.0.4:8002")
+	z.Put(svc+"garbage", []byte("not a url"))
+	z.Put(svc+"10.0.0.9:80", []byte("http://10.0.0.9:80/com.example.Users?group=yf"))
+	z.Put(svc+"10.0.0.4:8002", []byte("motan2://10.0.0.4:8002/com.example.Users?group=yf"))
+	s.rec.WaitFor(t, "yf/10.0.0.1:8002,yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/10.0.0.4:8002")
 
 	// A removal reaches the cluster within a second.
 	removed := time.Now()
-	z.del(svc + "10.0.0.1:8002")
-	_, at := s.rec.waitFor(t, "yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/10.0.0.4:8002")
+	z.Delete(svc + "10.0.0.1:8002")
+	_, at := s.rec.WaitFor(t, "yf/10.0.0.2:8002,yf/10.0.0.3:8002,yf/10.0.0.4:8002")
 	if d := at.Sub(removed); d > time.Second {
 		t.Errorf("removal took %v to reach the cluster; want under 1s", d)
 	}
@@ -247,7 +93,7 @@ func TestSubscribeMotanLayout(t *testing.T) {
 		ops = append(ops, &zk.DeleteRequest{Path: svc + n, Version: -1})
 	}
 	events := s.mgr.Events()
-	if _, err := z.conn.Multi(ops...); err != nil {
+	if _, err := z.Conn.Multi(ops...); err != nil {
 		t.Fatal(err)
 	}
 	for s.mgr.States()[0].Deliveries == before {
@@ -258,31 +104,31 @@ func TestSubscribeMotanLayout(t *testing.T) {
 			t.Fatal("the empty list was not delivered")
 		}
 	}
-	if s.rec.sawEmpty() || s.mgr.States()[0].Endpoints != 3 {
+	if s.rec.SawEmpty() || s.mgr.States()[0].Endpoints != 3 {
 		t.Fatalf("an empty registry read wiped the cluster: %+v", s.mgr.States()[0])
 	}
 }
 
 func TestRegistryRestart(t *testing.T) {
 	srv := testregistry.ZooKeeper(t)
-	z := dial(t, srv.Addr)
-	z.put(svc+"10.0.0.1:8002", []byte("motan2://10.0.0.1:8002/com.example.Users?group=yf"))
+	z := testregistry.DialZooKeeper(t, srv.Addr, 2*time.Second)
+	z.Put(svc+"10.0.0.1:8002", []byte("motan2://10.0.0.1:8002/com.example.Users?group=yf"))
 	s := subscribe(t, srv.Addr, 2*time.Second, nil, "")
-	s.rec.waitFor(t, "yf/10.0.0.1:8002")
+	s.rec.WaitFor(t, "yf/10.0.0.1:8002")
 	e := export(t, s.hub, "127.0.0.1:9982")
-	z.waitNode("/motan/yf/com.example.Users/server/127.0.0.1:9982", true)
-	s.rec.waitFor(t, "yf/10.0.0.1:8002,yf/127.0.0.1:9982")
+	z.WaitNode("/motan/yf/com.example.Users/server/127.0.0.1:9982", true)
+	s.rec.WaitFor(t, "yf/10.0.0.1:8002,yf/127.0.0.1:9982")
 
 	srv.Stop()
 	// While ZooKeeper is down, the cluster keeps what it knew.
-	if s.rec.sawEmpty() || s.mgr.States()[0].Endpoints != 2 {
+	if s.rec.SawEmpty() || s.mgr.States()[0].Endpoints != 2 {
 		t.Fatalf("registry down: %+v", s.mgr.States()[0])
 	}
 	srv.Start()
-	z2 := dial(t, srv.Addr)
-	z2.put(svc+"10.0.0.5:8002", []byte("motan2://10.0.0.5:8002/com.example.Users?group=yf"))
-	s.rec.waitFor(t, "yf/10.0.0.1:8002,yf/10.0.0.5:8002,yf/127.0.0.1:9982")
-	z2.waitNode("/motan/yf/com.example.Users/server/127.0.0.1:9982", true)
+	z2 := testregistry.DialZooKeeper(t, srv.Addr, 2*time.Second)
+	z2.Put(svc+"10.0.0.5:8002", []byte("motan2://10.0.0.5:8002/com.example.Users?group=yf"))
+	s.rec.WaitFor(t, "yf/10.0.0.1:8002,yf/10.0.0.5:8002,yf/127.0.0.1:9982")
+	z2.WaitNode("/motan/yf/com.example.Users/server/127.0.0.1:9982", true)
 	if st := s.hub.Exports(); len(st) != 1 || st[0].State != "available" || st[0].URL != e.URL.String() {
 		t.Fatalf("Exports = %+v", st)
 	}
@@ -307,7 +153,7 @@ func TestRegistration(t *testing.T) {
 	for _, nodeData := range []string{"text", "java"} {
 		t.Run(nodeData, func(t *testing.T) {
 			srv := testregistry.ZooKeeper(t)
-			z := dial(t, srv.Addr)
+			z := testregistry.DialZooKeeper(t, srv.Addr, 2*time.Second)
 			hub, err := discovery.NewHub([]config.Registry{{Name: "zk", Type: "zookeeper", Address: srv.Addr, SessionTimeout: 2 * time.Second,
 				Timeout: 2 * time.Second, NodeData: nodeData}}, nil, testLog)
 			if err != nil {
@@ -323,7 +169,7 @@ func TestRegistration(t *testing.T) {
 				t.Fatal(err)
 			}
 			const base = "/motan/yf/com.example.Users/"
-			data := z.waitNode(base+"unavailableServer/127.0.0.1:9982", true)
+			data := z.WaitNode(base+"unavailableServer/127.0.0.1:9982", true)
 			if nodeData == "java" && (len(data) < 2 || data[0] != 0xac || data[1] != 0xed) {
 				t.Fatalf("java node data: % x", data[:min(8, len(data))])
 			}
@@ -331,23 +177,23 @@ func TestRegistration(t *testing.T) {
 			if want := "motan2://127.0.0.1:9982/com.example.Users?group=yf&dc=tc&nodeType=service&serialization=breeze&weight=7"; text != want {
 				t.Fatalf("entry %q, want %q", text, want)
 			}
-			if ok, _, _ := z.conn.Exists(base + "server/127.0.0.1:9982"); ok {
+			if ok, _, _ := z.Conn.Exists(base + "server/127.0.0.1:9982"); ok {
 				t.Fatal("registered entry is available before SetAvailable")
 			}
 			if err := hub.SetAvailable(true); err != nil {
 				t.Fatal(err)
 			}
-			z.waitNode(base+"server/127.0.0.1:9982", true)
-			z.waitNode(base+"unavailableServer/127.0.0.1:9982", false)
+			z.WaitNode(base+"server/127.0.0.1:9982", true)
+			z.WaitNode(base+"unavailableServer/127.0.0.1:9982", false)
 			if err := hub.SetAvailable(false); err != nil {
 				t.Fatal(err)
 			}
-			z.waitNode(base+"unavailableServer/127.0.0.1:9982", true)
+			z.WaitNode(base+"unavailableServer/127.0.0.1:9982", true)
 			if err := hub.Close(); err != nil {
 				t.Fatal(err)
 			}
 			for _, p := range []string{"server", "unavailableServer"} {
-				if ok, _, _ := z.conn.Exists(base + p + "/127.0.0.1:9982"); ok {
+				if ok, _, _ := z.Conn.Exists(base + p + "/127.0.0.1:9982"); ok {
 					t.Errorf("%s entry left after Close", p)
 				}
 			}
@@ -361,42 +207,42 @@ func TestRegistration(t *testing.T) {
 func TestSessionExpiry(t *testing.T) {
 	srv := testregistry.ZooKeeper(t)
 	proxy := testregistry.NewProxy(t, srv.Addr)
-	z := dial(t, srv.Addr)
-	z.put(svc+"10.0.0.1:8002", []byte("motan2://10.0.0.1:8002/com.example.Users?group=yf"))
+	z := testregistry.DialZooKeeper(t, srv.Addr, 2*time.Second)
+	z.Put(svc+"10.0.0.1:8002", []byte("motan2://10.0.0.1:8002/com.example.Users?group=yf"))
 	s := subscribe(t, proxy.Addr, time.Second, nil, "")
-	s.rec.waitFor(t, "yf/10.0.0.1:8002")
+	s.rec.WaitFor(t, "yf/10.0.0.1:8002")
 	export(t, s.hub, "127.0.0.1:9982")
 	const entry = "/motan/yf/com.example.Users/server/127.0.0.1:9982"
-	z.waitNode(entry, true)
+	z.WaitNode(entry, true)
 	first := s.reg.Conn().SessionID()
 
 	// Cut meshgate off: ZooKeeper expires its session and removes its
 	// entry. A node added meanwhile is not seen yet.
 	proxy.Block()
-	z.waitNode(entry, false)
-	z.put(svc+"10.0.0.2:8002", []byte("motan2://10.0.0.2:8002/com.example.Users?group=yf"))
+	z.WaitNode(entry, false)
+	z.Put(svc+"10.0.0.2:8002", []byte("motan2://10.0.0.2:8002/com.example.Users?group=yf"))
 
 	// Back: a new session, the entry registered again, the watch set
 	// again.
 	proxy.Unblock()
-	z.waitNode(entry, true)
-	s.rec.waitFor(t, "yf/10.0.0.1:8002,yf/10.0.0.2:8002,yf/127.0.0.1:9982")
+	z.WaitNode(entry, true)
+	s.rec.WaitFor(t, "yf/10.0.0.1:8002,yf/10.0.0.2:8002,yf/127.0.0.1:9982")
 	if s.reg.Conn().SessionID() == first {
 		t.Fatal("session id unchanged: the session did not expire")
 	}
-	if s.rec.sawEmpty() {
+	if s.rec.SawEmpty() {
 		t.Fatal("the session loss wiped the cluster")
 	}
 }
 
 func TestCommands(t *testing.T) {
 	srv := testregistry.ZooKeeper(t)
-	z := dial(t, srv.Addr)
-	z.put(svc+"10.0.0.1:8002", []byte("motan2://10.0.0.1:8002/com.example.Users?group=yf"))
-	z.put("/motan/tc/com.example.Users/server/10.0.1.1:8002", []byte("motan2://10.0.1.1:8002/com.example.Users?group=tc"))
+	z := testregistry.DialZooKeeper(t, srv.Addr, 2*time.Second)
+	z.Put(svc+"10.0.0.1:8002", []byte("motan2://10.0.0.1:8002/com.example.Users?group=yf"))
+	z.Put("/motan/tc/com.example.Users/server/10.0.1.1:8002", []byte("motan2://10.0.1.1:8002/com.example.Users?group=tc"))
 	gate := discovery.NewGate("users", nil)
 	s := subscribe(t, srv.Addr, 2*time.Second, gate, "")
-	s.rec.waitFor(t, "yf/10.0.0.1:8002")
+	s.rec.WaitFor(t, "yf/10.0.0.1:8002")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	// apply writes a command and waits until the subscription took it
@@ -405,7 +251,7 @@ func TestCommands(t *testing.T) {
 		t.Helper()
 		text, _ := discovery.DecodeNodeData(data)
 		events := s.mgr.Events()
-		z.put("/motan/yf/command", data)
+		z.Put("/motan/yf/command", data)
 		for {
 			for _, c := range s.mgr.States()[0].Commands {
 				if c.Source == "group yf" && (rejected && c.Rejected != "" || !rejected && c.Rejected == "" && c.Text == text) {
@@ -422,20 +268,20 @@ func TestCommands(t *testing.T) {
 	}
 	// A traffic switch, Java-serialized as Java Motan's tools write it.
 	apply(discovery.EncodeJavaString(`{"clientCommandList":[{"index":1,"version":"1.0","commandType":0,"dc":"yf","pattern":"*","mergeGroups":["yf:25","tc:75"],"routeRules":[],"remark":"tc takes 75%"}]}`), false)
-	set, _ := s.rec.waitFor(t, "yf/10.0.0.1:8002,tc/10.0.1.1:8002")
+	set, _ := s.rec.WaitFor(t, "yf/10.0.0.1:8002,tc/10.0.1.1:8002")
 	if set.GroupWeights["yf"] != 25 || set.GroupWeights["tc"] != 75 {
 		t.Fatalf("group weights %v", set.GroupWeights)
 	}
 	// A tc node added later joins the merged set.
-	z.put("/motan/tc/com.example.Users/server/10.0.1.2:8002", []byte("motan2://10.0.1.2:8002/com.example.Users?group=tc"))
-	s.rec.waitFor(t, "yf/10.0.0.1:8002,tc/10.0.1.1:8002,tc/10.0.1.2:8002")
+	z.Put("/motan/tc/com.example.Users/server/10.0.1.2:8002", []byte("motan2://10.0.1.2:8002/com.example.Users?group=tc"))
+	s.rec.WaitFor(t, "yf/10.0.0.1:8002,tc/10.0.1.1:8002,tc/10.0.1.2:8002")
 
 	// Degrade.
 	apply([]byte(`{"clientCommandList":[{"index":1,"commandType":1,"pattern":"com.example.Users","remark":"maintenance"}]}`), false)
 	if !strings.Contains(gate.Degraded(), "maintenance") {
 		t.Fatalf("degrade not applied: %q", gate.Degraded())
 	}
-	s.rec.waitFor(t, "yf/10.0.0.1:8002")
+	s.rec.WaitFor(t, "yf/10.0.0.1:8002")
 
 	// A malformed command is logged and skipped: the degrade stays.
 	apply([]byte(`{"clientCommandList":[{"commandType":0,"pattern":"*","mergeGroups":["tc:x"]}]}`), true)
@@ -454,10 +300,10 @@ func TestCommands(t *testing.T) {
 // over the group's command, as in motan-go.
 func TestAgentCommand(t *testing.T) {
 	srv := testregistry.ZooKeeper(t)
-	z := dial(t, srv.Addr)
-	z.put(svc+"10.0.0.1:8002", []byte("motan2://10.0.0.1:8002/com.example.Users?group=yf"))
-	z.put("/motan/tc/com.example.Users/server/10.0.1.1:8002", []byte("motan2://10.0.1.1:8002/com.example.Users?group=tc"))
-	z.put("/motan/yf/command", []byte(`{"clientCommandList":[{"index":1,"commandType":0,"pattern":"*","mergeGroups":["yf"]}]}`))
+	z := testregistry.DialZooKeeper(t, srv.Addr, 2*time.Second)
+	z.Put(svc+"10.0.0.1:8002", []byte("motan2://10.0.0.1:8002/com.example.Users?group=yf"))
+	z.Put("/motan/tc/com.example.Users/server/10.0.1.1:8002", []byte("motan2://10.0.1.1:8002/com.example.Users?group=tc"))
+	z.Put("/motan/yf/command", []byte(`{"clientCommandList":[{"index":1,"commandType":0,"pattern":"*","mergeGroups":["yf"]}]}`))
 	hub, err := discovery.NewHub([]config.Registry{{Name: "zk", Type: "zookeeper", Address: srv.Addr, SessionTimeout: 2 * time.Second,
 		Timeout: time.Second, Application: "my-agent"}}, nil, testLog)
 	if err != nil {
@@ -468,18 +314,18 @@ func TestAgentCommand(t *testing.T) {
 		mgr.Close()
 		hub.Close()
 	}()
-	rec := &recorder{ch: make(chan struct{}, 1)}
+	rec := testregistry.NewRecorder(15 * time.Second)
 	if err := mgr.Subscribe(discovery.Subscription{Cluster: "users", Registry: "zk", Service: "com.example.Users", Group: "yf", Target: rec}); err != nil {
 		t.Fatal(err)
 	}
-	rec.waitFor(t, "yf/10.0.0.1:8002")
+	rec.WaitFor(t, "yf/10.0.0.1:8002")
 	reg := hub.Registry("zk").(*zookeeper.Registry)
 	if err := reg.WriteCommand(discovery.CommandKey{Application: "my-agent"},
 		`{"clientCommandList":[{"index":1,"commandType":0,"pattern":"com.example","mergeGroups":["tc"]}]}`); err != nil {
 		t.Fatal(err)
 	}
-	z.waitNode("/motan/agent/my-agent/command", true)
-	rec.waitFor(t, "tc/10.0.1.1:8002")
+	z.WaitNode("/motan/agent/my-agent/command", true)
+	rec.WaitFor(t, "tc/10.0.1.1:8002")
 	// A malformed command is refused before it is written.
 	if err := reg.WriteCommand(discovery.CommandKey{Group: "yf"}, "{"); err == nil {
 		t.Fatal("WriteCommand accepted a malformed command")
@@ -488,5 +334,5 @@ func TestAgentCommand(t *testing.T) {
 	if err := reg.WriteCommand(discovery.CommandKey{Application: "my-agent"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	rec.waitFor(t, "yf/10.0.0.1:8002")
+	rec.WaitFor(t, "yf/10.0.0.1:8002")
 }

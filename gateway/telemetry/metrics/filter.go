@@ -16,8 +16,8 @@ import (
 // entered if that is unset) to when the chain returns. It allocates nothing
 // per call; the first call of a new service method builds that method's
 // label sets once.
-func (m *Metrics) RouteFilter(route string) gateway.Filter {
-	return &routeFilter{m: m, rs: m.route(route)}
+func (m *Metrics) RouteFilter(route, ingress string) gateway.Filter {
+	return &routeFilter{m: m, rs: m.route(route, ingress)}
 }
 
 type routeFilter struct {

@@ -95,8 +95,8 @@ func TestGraphiteLines(t *testing.T) {
 				}
 				return nil
 			})
-			r1 := gateway.Chain(up, m.RouteFilter("r1"))
-			r2 := gateway.Chain(up, m.RouteFilter("r2"))
+			r1 := gateway.Chain(up, m.RouteFilter("r1", "http"))
+			r2 := gateway.Chain(up, m.RouteFilter("r2", "http"))
 			callN(r1, "com.example.Users", "Get", 200) // 2s of the first period
 			callN(r2, "com.example.Users", "Get", 100) // 1s more
 			callN(r2, "com.example.Users", "List/All", 10)
@@ -180,7 +180,7 @@ func TestGraphiteReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.closeConn()
-	chain := gateway.Chain(invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error { return nil }), m.RouteFilter("r"))
+	chain := gateway.Chain(invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error { return nil }), m.RouteFilter("r", "http"))
 	callN(chain, "S", "M", 1)
 	clk.advance(time.Second)
 	if err := g.report(); err == nil {
@@ -328,7 +328,7 @@ ENABLE_TAGS = False
 			return context.Canceled
 		}
 		return nil
-	}), m.RouteFilter("users"))
+	}), m.RouteFilter("users", "http"))
 	callN(chain, "com.example.Users", "Get", 50) // ids 3, 13, ... 43 fail: 90%
 
 	// carbon writes the points it receives into whisper files; read them

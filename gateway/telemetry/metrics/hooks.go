@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/meshgate/meshgate/translate"
+
 	"sort"
 	"strings"
 	"sync"
@@ -115,6 +117,15 @@ type BreakerSource func(report func(scope string, state int))
 // with endpoints need no registration. src must be cheap, safe for
 // concurrent use, and must not call back into this package.
 func (m *Metrics) SetBreakerSource(src BreakerSource) { m.breakerSrc.Store(&src) }
+
+// ErrorSource reports, at collection time, how many requests each
+// ingress answered with an error, by code: report is called once per
+// ingress and code seen.
+type ErrorSource func(report func(ingress string, code translate.Code, n uint64))
+
+// SetIngressErrorSource makes meshgate_ingress_errors_total report what
+// src reports at each collection (the assembly's ingress.ErrorCounts).
+func (m *Metrics) SetIngressErrorSource(src ErrorSource) { m.errSrc.Store(&src) }
 
 // BreakerState maps a breaker's state text ("closed", "open (REASON)",
 // "half-open") to the gauge's value; ok is false for other text.

@@ -116,6 +116,7 @@ type Metrics struct {
 
 	duration, epDuration metric.Float64Histogram
 	breakerSrc           atomic.Pointer[BreakerSource]
+	errSrc               atomic.Pointer[ErrorSource]
 
 	// collectMu serializes collections (the observers' scratch summary).
 	collectMu sync.Mutex
@@ -258,6 +259,8 @@ func (m *Metrics) instruments() error {
 		epFlight:  i64g("meshgate.endpoint.in_flight", "{request}", "Attempts in flight on an upstream endpoint."),
 		breaker:   i64g("meshgate.breaker.state", "{state}", "Circuit breaker state by scope: 0 closed, 1 open, 2 half-open."),
 		regEvents: i64c("meshgate.registry.events", "{event}", "Service registry events by registry and event."),
+		ingressErrors: i64c("meshgate.ingress.errors", "{request}",
+			"Requests an ingress answered with an error, by ingress and code, whatever stage answered (no route, bad arguments, limits, upstream failures)."),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -266,7 +269,7 @@ func (m *Metrics) instruments() error {
 		m.observe(o, ob)
 		return nil
 	}, o.requests, o.inFlight, o.retries, o.backups, o.rejected, o.latency, o.mean, o.success, o.qps,
-		o.epReqs, o.epFlight, o.breaker, o.regEvents)
+		o.epReqs, o.epFlight, o.breaker, o.regEvents, o.ingressErrors)
 	return err
 }
 
@@ -278,7 +281,12 @@ func (m *Metrics) routeStatsList() []*routeStats {
 		list = append(list, rs)
 	}
 	m.mu.Unlock()
-	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].name != list[j].name {
+			return list[i].name < list[j].name
+		}
+		return list[i].ingress < list[j].ingress
+	})
 	return list
 }
 

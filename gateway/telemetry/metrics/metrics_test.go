@@ -77,9 +77,14 @@ func collected(t *testing.T, r *sdkmetric.ManualReader) map[string]metricdata.Ag
 	return out
 }
 
+// attrsString leaves out ingress=http, the ingress of every route chain
+// these tests build (TestIngressLabel checks the label).
 func attrsString(s attribute.Set) string {
 	var b strings.Builder
 	for _, kv := range s.ToSlice() {
+		if kv.Key == "ingress" && kv.Value.Emit() == "http" {
+			continue
+		}
 		b.WriteString(string(kv.Key) + "=" + kv.Value.Emit() + ",")
 	}
 	return strings.TrimSuffix(b.String(), ",")
@@ -142,7 +147,7 @@ func TestRouteFilter(t *testing.T) {
 		}
 		return nil
 	})
-	chain := gateway.Chain(up, m.RouteFilter("users"))
+	chain := gateway.Chain(up, m.RouteFilter("users", "http"))
 	calls := []struct {
 		service, method, id string
 		took                time.Duration
@@ -249,7 +254,7 @@ func TestInFlightAndEndpoints(t *testing.T) {
 		}
 		return nil
 	})
-	chain := gateway.Chain(gateway.Chain(up, m.EndpointFilter("c1", "10.0.0.1:8002")), m.RouteFilter("r"))
+	chain := gateway.Chain(gateway.Chain(up, m.EndpointFilter("c1", "10.0.0.1:8002")), m.RouteFilter("r", "http"))
 	var wg sync.WaitGroup
 	for _, method := range []string{"ok", "bad"} {
 		wg.Add(1)
@@ -281,7 +286,7 @@ func TestInFlightAndEndpoints(t *testing.T) {
 
 func TestMethodBound(t *testing.T) {
 	m, r := newTestMetrics(t, nil, Options{MaxMethodsPerRoute: 2})
-	chain := gateway.Chain(invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error { return nil }), m.RouteFilter("proxy"))
+	chain := gateway.Chain(invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error { return nil }), m.RouteFilter("proxy", "http"))
 	for _, method := range []string{"a", "b", "c", "d", "a", "c"} {
 		chain.Invoke(context.Background(), &gateway.Call{Service: "S", Method: method}, &gateway.Reply{})
 	}
@@ -333,7 +338,7 @@ func TestHooks(t *testing.T) {
 // docs/telemetry.md documents, the runtime and process collectors.
 func TestPrometheusText(t *testing.T) {
 	m, _ := newTestMetrics(t, nil, Options{Process: true})
-	chain := gateway.Chain(invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error { return nil }), m.RouteFilter("users"))
+	chain := gateway.Chain(invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error { return nil }), m.RouteFilter("users", "http"))
 	chain.Invoke(context.Background(), &gateway.Call{Service: "UserService", Method: "Get"}, &gateway.Reply{})
 	ep := gateway.Chain(invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error { return nil }), m.EndpointFilter("c", "127.0.0.1:1"))
 	ep.Invoke(context.Background(), &gateway.Call{}, &gateway.Reply{})
@@ -352,17 +357,17 @@ func TestPrometheusText(t *testing.T) {
 	}
 	text := string(body)
 	for _, want := range []string{
-		`meshgate_requests_total{code="OK",method="Get",route="users",service="UserService"} 1`,
-		`meshgate_request_duration_seconds_bucket{method="Get",route="users",service="UserService",le="0.0005"} 1`,
-		`meshgate_request_duration_seconds_count{method="Get",route="users",service="UserService"} 1`,
-		`meshgate_requests_in_flight{route="users"} 0`,
-		`meshgate_retries_total{method="Get",route="users",service="UserService"} 0`,
+		`meshgate_requests_total{code="OK",ingress="http",method="Get",route="users",service="UserService"} 1`,
+		`meshgate_request_duration_seconds_bucket{ingress="http",method="Get",route="users",service="UserService",le="0.0005"} 1`,
+		`meshgate_request_duration_seconds_count{ingress="http",method="Get",route="users",service="UserService"} 1`,
+		`meshgate_requests_in_flight{ingress="http",route="users"} 0`,
+		`meshgate_retries_total{ingress="http",method="Get",route="users",service="UserService"} 0`,
 		`meshgate_backup_requests_total{`,
 		`meshgate_limiter_rejections_total{`,
-		`meshgate_window_latency_seconds{method="Get",quantile="0.999",route="users",service="UserService"}`,
+		`meshgate_window_latency_seconds{ingress="http",method="Get",quantile="0.999",route="users",service="UserService"}`,
 		`meshgate_window_latency_mean_seconds{`,
-		`meshgate_window_success_ratio{method="Get",route="users",service="UserService"} 1`,
-		`meshgate_window_requests_per_second{method="Get",route="users",service="UserService"}`,
+		`meshgate_window_success_ratio{ingress="http",method="Get",route="users",service="UserService"} 1`,
+		`meshgate_window_requests_per_second{ingress="http",method="Get",route="users",service="UserService"}`,
 		`meshgate_endpoint_requests_total{cluster="c",code="OK",endpoint="127.0.0.1:1"} 1`,
 		`meshgate_endpoint_duration_seconds_count{cluster="c",endpoint="127.0.0.1:1"} 1`,
 		`meshgate_endpoint_in_flight{cluster="c",endpoint="127.0.0.1:1"} 0`,
@@ -425,8 +430,8 @@ func BenchmarkChain(b *testing.B) {
 		chain gateway.Invoker
 	}{
 		{"bare", up},
-		{"route", gateway.Chain(up, m.RouteFilter("bench"))},
-		{"route+endpoint", gateway.Chain(gateway.Chain(up, m.EndpointFilter("c", "10.0.0.1:1")), m.RouteFilter("bench2"))},
+		{"route", gateway.Chain(up, m.RouteFilter("bench", "http"))},
+		{"route+endpoint", gateway.Chain(gateway.Chain(up, m.EndpointFilter("c", "10.0.0.1:1")), m.RouteFilter("bench2", "http"))},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			call := &gateway.Call{Service: "com.example.UserService", Method: "Get"}
@@ -442,7 +447,7 @@ func BenchmarkChain(b *testing.B) {
 	// As from an ingress: Call.Start is set, the filter reads the clock
 	// once.
 	b.Run("route-with-start", func(b *testing.B) {
-		chain := gateway.Chain(up, m.RouteFilter("bench4"))
+		chain := gateway.Chain(up, m.RouteFilter("bench4", "http"))
 		call := &gateway.Call{Service: "com.example.UserService", Method: "Get", Start: time.Now()}
 		reply := new(gateway.Reply)
 		ctx := context.Background()
@@ -453,7 +458,7 @@ func BenchmarkChain(b *testing.B) {
 		}
 	})
 	b.Run("route-parallel", func(b *testing.B) {
-		chain := gateway.Chain(up, m.RouteFilter("bench3"))
+		chain := gateway.Chain(up, m.RouteFilter("bench3", "http"))
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			call := &gateway.Call{Service: "com.example.UserService", Method: "Get"}
@@ -490,5 +495,21 @@ func TestEndpointPruning(t *testing.T) {
 	got = intPoints(t, collected(t, r), "meshgate.endpoint.requests")
 	if got["cluster=c,code=OK,endpoint=10.0.0.1:1"] != 1 {
 		t.Fatalf("called again: %v", got)
+	}
+}
+
+// Route chains of each ingress are told apart by the ingress label.
+func TestIngressLabel(t *testing.T) {
+	m, r := newTestMetrics(t, newFakeClock(), Options{})
+	up := invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error { return nil })
+	for _, ing := range []string{"http", "grpc", "motan2"} {
+		gateway.Chain(up, m.RouteFilter("same-name", ing)).Invoke(context.Background(), &gateway.Call{Service: "S", Method: "m"}, &gateway.Reply{})
+	}
+	got := intPoints(t, collected(t, r), "meshgate.requests")
+	for _, want := range []string{"code=OK,method=m,route=same-name,service=S", "code=OK,ingress=grpc,method=m,route=same-name,service=S",
+		"code=OK,ingress=motan2,method=m,route=same-name,service=S"} {
+		if got[want] != 1 {
+			t.Errorf("requests{%s} = %d; all: %v", want, got[want], got)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/meshgate/meshgate/translate"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -17,6 +19,7 @@ type observers struct {
 	epFlight                             metric.Int64ObservableGauge
 	breaker                              metric.Int64ObservableGauge
 	regEvents                            metric.Int64ObservableCounter
+	ingressErrors                        metric.Int64ObservableCounter
 
 	// sum is reused across windows and collections (collections of one
 	// provider do not overlap: the SDK serializes them per reader, and
@@ -68,6 +71,11 @@ func (m *Metrics) observe(o *observers, ob metric.Observer) {
 	breakerStates(breaker)
 	if src := m.breakerSrc.Load(); src != nil {
 		(*src)(breaker)
+	}
+	if src := m.errSrc.Load(); src != nil {
+		(*src)(func(ingress string, code translate.Code, n uint64) {
+			ob.ObserveInt64(o.ingressErrors, int64(n), metric.WithAttributes(attribute.String("ingress", ingress), attribute.String("code", code.String())))
+		})
 	}
 	registryEvents(func(registry, event string, n uint64) {
 		ob.ObserveInt64(o.regEvents, int64(n), metric.WithAttributes(attribute.String("registry", registry), attribute.String("event", event)))

@@ -41,15 +41,16 @@ var quantiles = [...]struct {
 	label string
 }{{0.5, "0.5"}, {0.9, "0.9"}, {0.99, "0.99"}, {0.999, "0.999"}}
 
-func (m *Metrics) newMethodStats(route string, k methodKey) *methodStats {
+func (m *Metrics) newMethodStats(route, ingress string, k methodKey) *methodStats {
 	ms := &methodStats{route: route, key: k, window: m.newWindow()}
-	base := []attribute.KeyValue{attribute.String("route", route), attribute.String("service", k.service), attribute.String("method", k.method)}
+	base := []attribute.KeyValue{attribute.String("route", route), attribute.String("ingress", ingress),
+		attribute.String("service", k.service), attribute.String("method", k.method)}
 	ms.attrs = attribute.NewSet(base...)
 	for c := range ms.codeAttrs {
-		ms.codeAttrs[c] = attribute.NewSet(append(base[:3:3], attribute.String("code", translate.Code(c).String()))...)
+		ms.codeAttrs[c] = attribute.NewSet(append(base[:4:4], attribute.String("code", translate.Code(c).String()))...)
 	}
 	for i, q := range quantiles {
-		ms.quantileAttrs[i] = attribute.NewSet(append(base[:3:3], attribute.String("quantile", q.label))...)
+		ms.quantileAttrs[i] = attribute.NewSet(append(base[:4:4], attribute.String("quantile", q.label))...)
 	}
 	ms.histOpts = []metric.RecordOption{metric.WithAttributeSet(ms.attrs)}
 	return ms
@@ -60,6 +61,7 @@ func (m *Metrics) newMethodStats(route string, k methodKey) *methodStats {
 type routeStats struct {
 	m        *Metrics
 	name     string
+	ingress  string
 	inFlight atomic.Int64
 	attrs    attribute.Set // route
 	// methods is replaced (copied) under mu when a method is added, so
@@ -69,16 +71,19 @@ type routeStats struct {
 	other   *methodStats // created under mu when the bound is reached
 }
 
-// route returns the stats of the route named name, creating them.
-func (m *Metrics) route(name string) *routeStats {
+// route returns the stats of the route named name of an ingress,
+// creating them.
+func (m *Metrics) route(name, ingress string) *routeStats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rs := m.routes[name]
+	key := ingress + "\x00" + name
+	rs := m.routes[key]
 	if rs == nil {
-		rs = &routeStats{m: m, name: name, attrs: attribute.NewSet(attribute.String("route", name))}
+		rs = &routeStats{m: m, name: name, ingress: ingress,
+			attrs: attribute.NewSet(attribute.String("route", name), attribute.String("ingress", ingress))}
 		empty := map[methodKey]*methodStats{}
 		rs.methods.Store(&empty)
-		m.routes[name] = rs
+		m.routes[key] = rs
 	}
 	return rs
 }
@@ -100,14 +105,14 @@ func (rs *routeStats) method(service, method string) *methodStats {
 	}
 	if len(cur) >= rs.m.opts.MaxMethodsPerRoute {
 		if rs.other == nil {
-			rs.other = rs.m.newMethodStats(rs.name, methodKey{Other, Other})
+			rs.other = rs.m.newMethodStats(rs.name, rs.ingress, methodKey{Other, Other})
 		}
 		return rs.other
 	}
 	// The label values are copies: call strings may point into buffers
 	// the ingress reuses.
 	k = methodKey{string([]byte(service)), string([]byte(method))}
-	ms := rs.m.newMethodStats(rs.name, k)
+	ms := rs.m.newMethodStats(rs.name, rs.ingress, k)
 	next := make(map[methodKey]*methodStats, len(cur)+1)
 	for kk, v := range cur {
 		next[kk] = v

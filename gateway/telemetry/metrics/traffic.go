@@ -36,6 +36,7 @@ type MethodTraffic struct {
 // RouteTraffic is one route's window: every method merged, and each.
 type RouteTraffic struct {
 	Route    string
+	Ingress  string
 	InFlight int64
 	Numbers
 	Methods []MethodTraffic
@@ -63,7 +64,7 @@ func (m *Metrics) Traffic() Traffic {
 	var s stats.Summary
 	for _, rs := range m.routeStatsList() {
 		var all stats.Summary
-		rt := RouteTraffic{Route: rs.name, InFlight: rs.inFlight.Load()}
+		rt := RouteTraffic{Route: rs.name, Ingress: rs.ingress, InFlight: rs.inFlight.Load()}
 		for _, ms := range rs.methodList() {
 			ms.window.SnapshotTo(&s)
 			all.Merge(s)
