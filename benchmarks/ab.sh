@@ -2,7 +2,8 @@
 # ab.sh: A/B comparison of meshgate builds (or settings) under the load of
 # `make bench-e2e`, interleaved so that every variant sees the same machine.
 #
-#   benchmarks/ab.sh ROUNDS DURATION 'name|/path/to/meshgate|ENV=V ...' ...
+#   benchmarks/ab.sh ROUNDS DURATION 'name|/path/to/meshgate|ENV=V ...[|YAML]' ...
+# (YAML, optional, is appended to the variant's configuration; \n for new lines)
 #   e.g. go build -o /tmp/mg-old ./cmd/meshgate   (before the change)
 #        go build -o /tmp/mg-new ./cmd/meshgate   (after)
 #        benchmarks/ab.sh 10 3s 'old|/tmp/mg-old|' 'new|/tmp/mg-new|' 'new-1p|/tmp/mg-new|GOMAXPROCS=1'
@@ -23,7 +24,7 @@
 # load (see RESULTS.md); compare variants of one invocation only.
 set -u
 if [ $# -lt 3 ]; then
-	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 fi
 ROUNDS=$1
@@ -50,7 +51,7 @@ ports=()
 gpids=()
 i=0
 for v in "$@"; do
-	IFS='|' read -r name bin envs <<<"$v"
+	IFS='|' read -r name bin envs yamlx <<<"$v"
 	port=$((eport + 100 + i))
 	i=$((i + 1))
 	cat >"$tmp/$name.yaml" <<EOF
@@ -69,6 +70,7 @@ routes:
     args:
       - {name: msg, from: query, type: string}
 EOF
+	if [ -n "${yamlx:-}" ]; then printf '%b\n' "$yamlx" >>"$tmp/$name.yaml"; fi
 	extra=()
 	if "$bin" run -h 2>&1 | grep -q -- -admin-addr; then extra=(--admin-addr off); fi
 	# shellcheck disable=SC2086 # envs is a list of NAME=VALUE words

@@ -1,15 +1,18 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"errors"
-
-	"github.com/meshgate/meshgate/gateway"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshgate/meshgate/gateway"
+	"gopkg.in/yaml.v3"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -338,5 +341,38 @@ func TestAdminSection(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", bad, err, want)
 		}
+	}
+}
+
+// The Kubernetes example's embedded meshgate configuration is valid.
+func TestKubernetesExample(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/kubernetes/sidecar.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	found := 0
+	for {
+		var doc struct {
+			Kind string            `yaml:"kind"`
+			Data map[string]string `yaml:"data"`
+		}
+		if err := dec.Decode(&doc); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if doc.Kind != "ConfigMap" {
+			continue
+		}
+		for name, text := range doc.Data {
+			if _, err := Parse("sidecar.yaml "+name, []byte(text)); err != nil {
+				t.Errorf("%v", err)
+			}
+			found++
+		}
+	}
+	if found == 0 {
+		t.Fatal("no meshgate configuration in the Kubernetes example")
 	}
 }
