@@ -226,13 +226,25 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string. Control characters, quotes
-// and backslashes are escaped; invalid UTF-8 becomes U+FFFD; U+2028 and
-// U+2029 are escaped, as encoding/json does, so the output is also safe in
-// JavaScript source. HTML characters are left alone: the output is served
-// as application/json.
+// AppendJSONString appends s as a JSON string, quoted, escaped as
+// AppendJSONEscaped says.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
+// AppendJSONEscaped appends s escaped for the inside of a JSON string
+// (no quotes): control characters, quotes and backslashes are escaped;
+// invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are escaped, as
+// encoding/json does, so the output is also safe in JavaScript source.
+// HTML characters are left alone: the output is served as
+// application/json.
+func AppendJSONEscaped(dst []byte, s string) []byte { return appendJSONEscaped(dst, s) }
+
 func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
+	dst = appendJSONEscaped(dst, s)
+	return append(dst, '"')
+}
+
+func appendJSONEscaped[T string | []byte](dst []byte, s T) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -275,8 +287,7 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
 // decodeRune decodes the rune at s[i:] for a string or a byte slice

@@ -49,6 +49,10 @@ type TrafficNumbers struct {
 // service method.
 type RouteTraffic struct {
 	Route string `json:"route"`
+	// Ingress is the protocol the route's calls arrive by ("http",
+	// "grpc", "motan2"): routes of one name on two ingresses are two
+	// entries.
+	Ingress string `json:"ingress"`
 	// InFlight counts the route's calls in progress now.
 	InFlight int64 `json:"in_flight"`
 	TrafficNumbers

@@ -58,7 +58,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			add = &st.Traffic.Routes[i]
 		}
 	}
-	if add == nil || add.Requests != 3 || add.Failed != 0 || add.SuccessRate != 1 || add.P99Ms <= 0 || add.MeanMs <= 0 ||
+	if add == nil || add.Ingress != "http" || add.Requests != 3 || add.Failed != 0 || add.SuccessRate != 1 || add.P99Ms <= 0 || add.MeanMs <= 0 ||
 		len(add.Methods) != 1 || add.Methods[0].Method != "add" {
 		t.Errorf("route add: %+v\n%s", add, a.body)
 	}

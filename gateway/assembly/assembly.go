@@ -424,7 +424,12 @@ type Built struct {
 	// filterCache holds the filters this generation built or reused
 	// (filterstate.go); prevFilters the replaced generation's, during
 	// the build only.
-	filterCache, prevFilters *filterCache
+	filterCache *filterCache
+	// prevFilters is the replaced generation's cache while this one is
+	// built and its clusters get their first endpoints from discovery
+	// (which builds endpoint chains from discovery's goroutines); nil
+	// afterwards.
+	prevFilters atomic.Pointer[filterCache]
 	// track counts the calls in the generation's route chains and closes
 	// them to late calls once the generation is closed (generation.go).
 	track *tracker
@@ -491,7 +496,7 @@ func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *tel
 		clusters: map[string]Cluster{},
 		Schemas:  map[string]*descriptors.Registry{}}
 	if prev != nil {
-		b.prevFilters = prev.filterCache
+		b.prevFilters.Store(prev.filterCache)
 	}
 	grpcClusters := map[string]*upstream.GRPCCluster{}
 	for _, cc := range cfg.Clusters {
@@ -615,7 +620,6 @@ func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *tel
 		b.Close()
 		return nil, err
 	}
-	b.prevFilters = nil // reused what it could: let the old generation go
 	return b, nil
 }
 
@@ -623,7 +627,7 @@ func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *tel
 // (filters.clusters) and sizes the route chain tables.
 func (b *Built) buildChains() error {
 	for name, list := range b.cfg.Filters.Clusters {
-		fs, err := b.filters("cluster "+name, "", name, list)
+		fs, err := b.filters("cluster "+name, "", name, "", list)
 		if err != nil {
 			return fmt.Errorf("filters.clusters.%s: %w", name, err)
 		}
@@ -640,7 +644,7 @@ func (b *Built) routeChain(section string, i int, route, cluster string, list []
 	if list == nil {
 		list = b.cfg.Filters.Default
 	}
-	fs, err := b.filters("route "+route, route, cluster, list)
+	fs, err := b.filters("route "+route, route, cluster, ingressOf(section), list)
 	if err != nil {
 		return nil, fmt.Errorf("%s[%d] (%s): %w", section, i, route, err)
 	}
@@ -656,11 +660,11 @@ func (b *Built) routeChain(section string, i int, route, cluster string, list []
 	return chain, nil
 }
 
-func (b *Built) filters(scope, route, cluster string, list []config.Filter) ([]gateway.Filter, error) {
+func (b *Built) filters(scope, route, cluster, ingress string, list []config.Filter) ([]gateway.Filter, error) {
 	fs := make([]gateway.Filter, 0, len(list))
 	for j := range list {
 		fc := &list[j]
-		f, err := b.newFilter(j, fc, gateway.FilterSpec{Scope: scope, Route: route, Cluster: cluster, Env: b.env})
+		f, err := b.newFilter(j, fc, gateway.FilterSpec{Scope: scope, Route: route, Cluster: cluster, Ingress: ingress, Env: b.env})
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", fc.Line, err)
 		}

@@ -171,9 +171,6 @@ func registryChanges(old, new *config.Config) []string {
 	return []string{"registries changed: restart required"}
 }
 
-// Discovery returns the process-wide discovery hub (nil before Start).
-func (g *Gateway) Discovery() *discovery.Hub { return g.hub }
-
 var _ admin.Commander = (*Gateway)(nil)
 
 // Commands implements admin.Commander: the discovery state of every
@@ -196,6 +193,9 @@ func (g *Gateway) DryRunCommand(ctx context.Context, cluster, command string) (*
 		return nil, &admin.Error{Status: 404, Message: "no cluster takes its endpoints from a registry"}
 	}
 	dr, err := mgr.DryRun(ctx, cluster, command)
+	if errors.Is(err, discovery.ErrNotSubscribed) {
+		return nil, &admin.Error{Status: 404, Message: err.Error()}
+	}
 	if err != nil {
 		return nil, &admin.Error{Status: 400, Message: err.Error()}
 	}
@@ -218,7 +218,7 @@ func (g *Gateway) ApplyCommand(cluster, command string) error {
 	}
 	reg, group, ok := mgr.Registry(cluster)
 	if !ok {
-		return &admin.Error{Status: 404, Message: fmt.Sprintf("cluster %q does not take its endpoints from a registry", cluster)}
+		return &admin.Error{Status: 404, Message: fmt.Sprintf("cluster %q %v", cluster, discovery.ErrNotSubscribed)}
 	}
 	cs, ok := g.hub.Registry(reg).(commandSetter)
 	if !ok {

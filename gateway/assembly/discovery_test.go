@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/meshgate/meshgate/gateway/admin"
 	"github.com/meshgate/meshgate/gateway/assembly"
 	"github.com/meshgate/meshgate/gateway/config"
@@ -59,72 +57,19 @@ func (b *backend) stop() {
 	<-b.done
 }
 
-// zkClient writes entries as motan-go does.
-type zkClient struct {
-	t    *testing.T
-	conn *zk.Conn
+// registerBackend writes b's entry in group as motan-go does.
+func registerBackend(z *testregistry.ZKClient, group string, b *backend) {
+	z.Put("/motan/"+group+"/com.example.Users/server/"+b.addr,
+		[]byte("motan2://"+b.addr+"/com.example.Users?group="+group+"&nodeType=service"))
 }
 
-func zkDial(t *testing.T, addr string) *zkClient {
-	t.Helper()
-	conn, ev, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogger(zkQuiet{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	deadline := time.After(20 * time.Second)
-	for conn.State() != zk.StateHasSession {
-		select {
-		case <-ev:
-		case <-deadline:
-			t.Fatal("no ZooKeeper session")
-		}
-	}
-	go func() {
-		for range ev {
-		}
-	}()
-	return &zkClient{t: t, conn: conn}
+func deregisterBackend(z *testregistry.ZKClient, group string, b *backend) {
+	z.Delete("/motan/" + group + "/com.example.Users/server/" + b.addr)
 }
 
-type zkQuiet struct{}
-
-func (zkQuiet) Printf(string, ...any) {}
-
-func (z *zkClient) put(path, data string) {
-	z.t.Helper()
-	parts := strings.Split(path, "/")
-	for i := 2; i < len(parts); i++ {
-		if _, err := z.conn.Create(strings.Join(parts[:i], "/"), nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			z.t.Fatal(err)
-		}
-	}
-	if _, err := z.conn.Create(path, []byte(data), 0, zk.WorldACL(zk.PermAll)); errors.Is(err, zk.ErrNodeExists) {
-		if _, err := z.conn.Set(path, []byte(data), -1); err != nil {
-			z.t.Fatal(err)
-		}
-	} else if err != nil {
-		z.t.Fatal(err)
-	}
-}
-
-func (z *zkClient) register(group string, b *backend) {
-	z.put("/motan/"+group+"/com.example.Users/server/"+b.addr,
-		"motan2://"+b.addr+"/com.example.Users?group="+group+"&nodeType=service")
-}
-
-func (z *zkClient) deregister(group string, b *backend) {
-	if err := z.conn.Delete("/motan/"+group+"/com.example.Users/server/"+b.addr, -1); err != nil {
-		z.t.Fatal(err)
-	}
-}
-
-func (z *zkClient) exists(path string) bool {
-	ok, _, err := z.conn.Exists(path)
-	if err != nil {
-		z.t.Fatal(err)
-	}
-	return ok
+// zkDial connects a client standing for motan-go and operators' tools.
+func zkDial(t *testing.T, addr string) *testregistry.ZKClient {
+	return testregistry.DialZooKeeper(t, addr, 4*time.Second)
 }
 
 const discoveryConfig = `
@@ -314,8 +259,8 @@ func TestDiscoveryUnderTraffic(t *testing.T) {
 	srv := testregistry.ZooKeeper(t)
 	z := zkDial(t, srv.Addr)
 	b1, b2, b3 := startBackend(t), startBackend(t), startBackend(t)
-	z.register("yf", b1)
-	z.register("yf", b2)
+	registerBackend(z, "yf", b1)
+	registerBackend(z, "yf", b2)
 	gw, cfg, c := startDiscoveryGateway(t, srv.Addr)
 	front := "/motan/yf/com.example.Front/server/" + gw.Motan2Addr().String()
 
@@ -323,12 +268,12 @@ func TestDiscoveryUnderTraffic(t *testing.T) {
 	tr.waitSeen(t, b1.addr)
 	tr.waitSeen(t, b2.addr)
 
-	z.register("yf", b3)
+	registerBackend(z, "yf", b3)
 	tr.waitSeen(t, b3.addr)
 
 	// Graceful removal: out of the registry first, stopped once the
 	// cluster no longer lists it.
-	z.deregister("yf", b1)
+	deregisterBackend(z, "yf", b1)
 	waitEndpoints(t, gw, tr, sortedJoin(b2.addr, b3.addr))
 	tr.waitRound(t) // the calls that picked b1 before are done
 	b1.stop()
@@ -351,7 +296,7 @@ func TestDiscoveryUnderTraffic(t *testing.T) {
 	}
 	srv.Start()
 	z = zkDial(t, srv.Addr)
-	z.deregister("yf", b2)
+	deregisterBackend(z, "yf", b2)
 	waitEndpoints(t, gw, tr, b3.addr)
 	tr.waitRound(t)
 	b2.stop()
@@ -362,7 +307,7 @@ func TestDiscoveryUnderTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.waitCalls(t, 50)
-	if !z.exists(front) {
+	if !z.Exists(front) {
 		t.Errorf("exported entry %s missing while the gateway runs", front)
 	}
 	if errs := tr.finish(); len(errs) > 0 {
@@ -373,7 +318,7 @@ func TestDiscoveryUnderTraffic(t *testing.T) {
 	if err := gw.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if z.exists(front) || z.exists(strings.Replace(front, "/server/", "/unavailableServer/", 1)) {
+	if z.Exists(front) || z.Exists(strings.Replace(front, "/server/", "/unavailableServer/", 1)) {
 		t.Error("exported entry left after a graceful shutdown")
 	}
 }
@@ -384,8 +329,8 @@ func TestDiscoveryCommands(t *testing.T) {
 	srv := testregistry.ZooKeeper(t)
 	z := zkDial(t, srv.Addr)
 	yf, tc := startBackend(t), startBackend(t)
-	z.register("yf", yf)
-	z.register("tc", tc)
+	registerBackend(z, "yf", yf)
+	registerBackend(z, "tc", tc)
 	gw, cfg, c := startDiscoveryGateway(t, srv.Addr)
 	ctx := context.Background()
 
@@ -407,7 +352,7 @@ func TestDiscoveryCommands(t *testing.T) {
 	// endpoints reflect it.
 	apply := func(cmd, wantEndpoints string) {
 		t.Helper()
-		z.put("/motan/yf/command", cmd)
+		z.Put("/motan/yf/command", []byte(cmd))
 		deadline := time.Now().Add(15 * time.Second)
 		for clusterEndpoints(gw) != wantEndpoints {
 			if time.Now().After(deadline) {
@@ -466,7 +411,7 @@ func TestDiscoveryCommands(t *testing.T) {
 
 	// Degrade: answered by the gateway, the backends not called.
 	before := yf.calls.Load() + tc.calls.Load()
-	z.put("/motan/yf/command", `{"clientCommandList":[{"index":1,"commandType":1,"pattern":"com.example.Users","remark":"maintenance"}]}`)
+	z.Put("/motan/yf/command", []byte(`{"clientCommandList":[{"index":1,"commandType":1,"pattern":"com.example.Users","remark":"maintenance"}]}`))
 	deadline := time.Now().Add(15 * time.Second)
 	var err error
 	for {
@@ -492,7 +437,7 @@ func TestDiscoveryCommands(t *testing.T) {
 		t.Fatalf("GET /commands state: %+v", st.Clusters)
 	}
 	// Cleared: calls flow again.
-	z.put("/motan/yf/command", "")
+	z.Put("/motan/yf/command", nil)
 	deadline = time.Now().Add(15 * time.Second)
 	for {
 		if _, err = who(ctx, c); err == nil || time.Now().After(deadline) {

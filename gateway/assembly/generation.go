@@ -277,7 +277,8 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("configuration not applied: %w", err)
 	}
-	g.subscribe(built) // discovery.go: before the swap
+	g.subscribe(built)           // discovery.go: before the swap
+	built.prevFilters.Store(nil) // reused what it could: let the old generation go
 	gen := g.newGeneration(old.num+1, cfg, built)
 
 	g.swapMu.Lock()
@@ -292,6 +293,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	g.publishSchemas(gen)
 	g.swapMu.Unlock()
 
+	g.tel.apply(cfg, g.log)
 	g.startRefreshers(gen)
 	g.retire(old)
 	g.log.Debug("configuration reloaded", "generation", gen.num, "source", cfg.Source,

@@ -40,12 +40,11 @@ func haOptions(cc *config.Cluster) upstream.HAOptions {
 	return ha
 }
 
-// retryCode maps a retry_on name (validated by config) to its code.
+// retryCode maps a retry_on name (config.RetryCodes: a code's name in
+// lower case, validated by config) to its code.
 func retryCode(name string) translate.Code {
-	for c := translate.OK; c <= translate.Unauthenticated; c++ {
-		if strings.EqualFold(strings.ReplaceAll(c.String(), "_", ""), strings.ReplaceAll(name, "_", "")) {
-			return c
-		}
+	if c, ok := translate.ParseCode(strings.ToUpper(name)); ok {
+		return c
 	}
 	return translate.Unavailable
 }

@@ -5,13 +5,25 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/meshgate/meshgate/gateway/assembly"
 	"github.com/meshgate/meshgate/gateway/config"
+	"github.com/meshgate/meshgate/gateway/upstream/lb"
 	"github.com/meshgate/meshgate/motan2"
 )
+
+// Configuration validates lb against its own list (config cannot import
+// the lb package): it must name exactly the registered policies, or a
+// valid configuration would fail to build, or a policy be unreachable.
+func TestConfigLBPoliciesAreRegistered(t *testing.T) {
+	got := slices.Sorted(slices.Values(config.LBPolicies))
+	if want := lb.Names(); !slices.Equal(got, want) {
+		t.Fatalf("config.LBPolicies %v, registered lb policies %v", got, want)
+	}
+}
 
 // startNamedMotan2 starts a Motan2 server whose test.Svc answers "whoami"
 // with its name.

@@ -65,24 +65,23 @@ func newMetricsState(cfg *config.Config, log *slog.Logger) (*metricsState, error
 }
 
 // startGraphite replaces the Graphite reporter by one for g (none when g
-// is nil).
+// is nil). A reporter that cannot start leaves the running one alone.
 func (s *metricsState) startGraphite(g *config.Graphite) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var r *metrics.Graphite
+	if g != nil {
+		var err error
+		r, err = s.m.StartGraphite(metrics.GraphiteOptions{Address: g.Address, Protocol: g.Protocol, Interval: g.Interval,
+			Prefix: g.Prefix, Timeout: g.Timeout, Logger: s.log.With("component", "graphite")})
+		if err != nil {
+			return fmt.Errorf("telemetry.graphite: %w", err)
+		}
+	}
 	if s.graphite != nil {
 		s.graphite.Stop()
-		s.graphite = nil
 	}
-	s.gcfg = g
-	if g == nil {
-		return nil
-	}
-	r, err := s.m.StartGraphite(metrics.GraphiteOptions{Address: g.Address, Protocol: g.Protocol, Interval: g.Interval,
-		Prefix: g.Prefix, Timeout: g.Timeout, Logger: s.log.With("component", "graphite")})
-	if err != nil {
-		return fmt.Errorf("telemetry.graphite: %w", err)
-	}
-	s.graphite = r
+	s.graphite, s.gcfg = r, g
 	return nil
 }
 
@@ -104,6 +103,15 @@ func (s *metricsState) reconfigure(cfg *config.Config) error {
 	}
 	if p := metrics.PeriodFor(metricsOptions(cfg, s.log)); p != s.m.Period() {
 		return fmt.Errorf("telemetry.graphite.interval changes the metrics window period from %v to %v: restart required", s.m.Period(), p)
+	}
+	return nil
+}
+
+// apply starts a changed Graphite reporter: after the swap of a reload
+// that built, so that a failed reload leaves the reporter as it was.
+func (s *metricsState) apply(cfg *config.Config) error {
+	if s == nil {
+		return nil
 	}
 	s.mu.Lock()
 	same := reflect.DeepEqual(s.gcfg, cfg.Telemetry.Graphite)
@@ -158,30 +166,76 @@ func (s *metricsState) filters(spec gateway.FilterSpec, fs []gateway.Filter) []g
 
 // MetricsHandler serves the metrics in Prometheus format (GET /metrics
 // of the management API); nil when metrics are off. The first call also
-// makes meshgate_breaker_state report the per-endpoint breakers of the
-// generation in force at each scrape.
+// makes meshgate_breaker_state report the breakers of the generation in
+// force at each scrape (see breakers).
 func (g *Gateway) MetricsHandler() http.Handler {
 	if g.tel == nil || g.tel.metrics == nil {
 		return nil
 	}
 	s := g.tel.metrics
 	s.bindOnce.Do(func() {
-		s.m.SetBreakerSource(g.endpointBreakers)
+		s.m.SetBreakerSource(g.breakers)
 		s.m.SetIngressErrorSource(g.ingressErrors.Each)
 	})
 	return s.m.Handler()
 }
 
-// endpointBreakers reports the state of every endpoint breaker of the
-// generation in force, scope "cluster NAME endpoint ADDR".
-func (g *Gateway) endpointBreakers(report func(scope string, state int)) {
-	for _, c := range g.Clusters().Clusters {
-		for _, ep := range c.Endpoints {
-			if st, ok := metrics.BreakerState(ep.Breaker); ok {
-				report("cluster "+c.Name+" endpoint "+ep.Address, st)
+// breakers reports the state of every breaker filter of the generation in
+// force: those of the per-endpoint chains of the endpoints its clusters
+// have now (scope "cluster NAME endpoint ADDR"), and those of route and
+// cluster chains (scope "route NAME", "cluster NAME": the chain's scope).
+// Reading them from the generation needs no registration, so breakers
+// that come and go with endpoints and reloads are never stale.
+func (g *Gateway) breakers(report func(scope string, state int)) {
+	b := g.cur.Load().built
+	for _, cc := range b.cfg.Clusters {
+		states := b.endpoints[cc.Name]
+		if states == nil {
+			continue
+		}
+		for _, ep := range states() {
+			for _, f := range ep.Filters {
+				if st, ok := breakerState(f.Name, f.State); ok {
+					report("cluster "+cc.Name+" endpoint "+ep.Address, st)
+				}
 			}
 		}
 	}
+	for _, c := range b.filterCache.chainReporters() {
+		if st, ok := breakerState(c.r.FilterState()); ok {
+			report(c.scope, st)
+		}
+	}
+}
+
+// breakerState maps a reported filter state to the breaker gauge's
+// value: ok only for the breaker filter.
+func breakerState(name, state string) (int, bool) {
+	if name != "breaker" {
+		return 0, false
+	}
+	return metrics.BreakerState(state)
+}
+
+// scopedReporter is a route or cluster chain's filter that reports a
+// state, with the chain's scope.
+type scopedReporter struct {
+	scope string
+	r     gateway.StateReporter
+}
+
+// chainReporters returns the filters of c's route and cluster chains that
+// report a state. The states are read by the caller, without c's lock.
+func (c *filterCache) chainReporters() []scopedReporter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []scopedReporter
+	for _, e := range c.m {
+		if r, ok := e.f.(gateway.StateReporter); ok && e.scope != "" {
+			out = append(out, scopedReporter{e.scope, r})
+		}
+	}
+	return out
 }
 
 // Traffic returns the last window's numbers per route and endpoint (the
@@ -194,7 +248,7 @@ func (g *Gateway) Traffic() *admin.Traffic {
 	out := &admin.Traffic{Window: t.Window.String(), WindowSeconds: t.Window.Seconds(),
 		Routes: make([]admin.RouteTraffic, 0, len(t.Routes))}
 	for _, r := range t.Routes {
-		rt := admin.RouteTraffic{Route: r.Route, InFlight: r.InFlight, TrafficNumbers: adminNumbers(r.Numbers)}
+		rt := admin.RouteTraffic{Route: r.Route, Ingress: r.Ingress, InFlight: r.InFlight, TrafficNumbers: adminNumbers(r.Numbers)}
 		for _, m := range r.Methods {
 			rt.Methods = append(rt.Methods, admin.MethodTraffic{Service: m.Service, Method: m.Method, TrafficNumbers: adminNumbers(m.Numbers)})
 		}

@@ -135,9 +135,9 @@ func TestMetricsOffAtStart(t *testing.T) {
 }
 
 // TestEndpointMetricsAndBreakers: per-endpoint chains count attempts per
-// endpoint, and meshgate_breaker_state reports each endpoint breaker of
-// the generation in force (open for an endpoint that refuses
-// connections).
+// endpoint, and meshgate_breaker_state reports each breaker of the
+// generation in force: per endpoint (open for an endpoint that refuses
+// connections), and those of route and cluster chains.
 func TestEndpointMetricsAndBreakers(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -153,11 +153,14 @@ clusters:
   - {name: dead, endpoints: [%q]}
 filters:
   endpoint: [{name: breaker, consecutive_failures: 1, open_for: 1m}]
+  clusters:
+    demo: [{name: breaker, consecutive_failures: 5, open_for: 1m}]
+    dead: [{name: breaker, consecutive_failures: 1, open_for: 1m}]
 routes:
   - {name: hello, method: GET, path: "/v1/hello/{name}", target: {cluster: demo, service: meshgate.demo.EchoService, method: hello},
      args: [{name: name, from: path, type: string}]}
   - {name: dead, method: GET, path: "/v1/dead/{name}", target: {cluster: dead, service: meshgate.demo.EchoService, method: hello},
-     args: [{name: name, from: path, type: string}]}
+     args: [{name: name, from: path, type: string}], filters: [{name: breaker, consecutive_failures: 1, open_for: 1m}]}
 `, dead)))
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +186,10 @@ routes:
 	for _, want := range []string{
 		`meshgate_breaker_state{scope="cluster dead endpoint ` + dead + `"} 1`,
 		`meshgate_breaker_state{scope="cluster demo endpoint `,
+		// Route and cluster chains' breakers, by the chain's scope.
+		`meshgate_breaker_state{scope="route dead"} 1`,
+		`meshgate_breaker_state{scope="cluster dead"} 1`,
+		`meshgate_breaker_state{scope="cluster demo"} 0`,
 		`meshgate_endpoint_requests_total{cluster="demo",code="OK",endpoint="`,
 		`meshgate_requests_total{code="UNAVAILABLE",ingress="http",method="hello",route="dead",service="meshgate.demo.EchoService"} 1`,
 		`meshgate_ingress_errors_total{code="NOT_FOUND",ingress="http"} 2`,

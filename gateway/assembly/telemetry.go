@@ -33,7 +33,12 @@ func newTelemetry(cfg *config.Config, log *slog.Logger) (*telemetry, error) {
 
 // reconfigure applies a reloaded configuration's telemetry section, or
 // says why it cannot be applied without a restart. It runs before the new
-// generation is built.
+// generation is built, whose filters need what it starts (a tracer or an
+// access log enabled for the first time). The filters' settings (tracing
+// and access log on or off, sample ratios, format) are read from each
+// generation's configuration as its filters are built, so a reload that
+// fails to build leaves them as they were; a changed Graphite section,
+// though, has restarted the reporter by then (see metricsState.reconfigure).
 func (t *telemetry) reconfigure(cfg *config.Config) error {
 	if t == nil {
 		return nil
@@ -42,6 +47,18 @@ func (t *telemetry) reconfigure(cfg *config.Config) error {
 		return err
 	}
 	return t.tracing.reconfigure(cfg)
+}
+
+// apply applies what a reload may change only once it has been swapped
+// in (the Graphite reporter); a failure is logged, the new configuration
+// serves either way.
+func (t *telemetry) apply(cfg *config.Config, log *slog.Logger) {
+	if t == nil {
+		return
+	}
+	if err := t.metrics.apply(cfg); err != nil {
+		log.Error("telemetry.graphite not applied; the previous reporter keeps running", "error", err)
+	}
 }
 
 // close flushes and stops the exporters.
@@ -62,7 +79,7 @@ func (b *Built) telemetryFilters(spec gateway.FilterSpec) []gateway.Filter {
 		return nil
 	}
 	var fs []gateway.Filter
-	fs = b.tel.tracing.filters(spec, fs)
+	fs = b.tel.tracing.filters(spec, &b.cfg.Telemetry, fs)
 	fs = b.tel.metrics.filters(spec, fs)
 	return fs
 }

@@ -27,21 +27,20 @@ var (
 	testAccessLogOut  io.Writer
 )
 
-// tracingState is the process-wide tracing and access-log state (nil:
-// both off). The tracer and the access log's writer outlive generations;
-// what each generation's filters do (sampling, format) is read from the
-// configuration in force when they are built.
+// tracingState is the process-wide tracing and access-log state. The
+// tracer (exporter) and the access log's writer outlive generations; what
+// each generation's filters do (on or off, sampling, format) is read from
+// that generation's own configuration when they are built (filters), so
+// that a reload that fails to build changes nothing, and endpoint chains
+// built later for an older generation follow its configuration.
 type tracingState struct {
 	log *slog.Logger
 
-	mu      sync.Mutex
-	tracer  *tracing.Tracer   // nil until tracing is first enabled
-	tcfg    *config.Tracing   // the exporter settings tracer was started with
-	tOn     bool              // install tracing filters in the next generation
-	access  *accesslog.Log    // nil until the access log is first enabled
-	acfg    *config.AccessLog // the output settings access was started with
-	aOn     bool
-	aFilter accesslog.FilterOptions // route-independent filter options
+	mu     sync.Mutex
+	tracer *tracing.Tracer   // nil until tracing is first enabled
+	tcfg   *config.Tracing   // the exporter settings tracer was started with
+	access *accesslog.Log    // nil until the access log is first enabled
+	acfg   *config.AccessLog // the output settings access was started with
 }
 
 func newTracingState(cfg *config.Config, log *slog.Logger) (*tracingState, error) {
@@ -53,10 +52,12 @@ func newTracingState(cfg *config.Config, log *slog.Logger) (*tracingState, error
 	return t, nil
 }
 
-// reconfigure applies cfg's tracing and access-log sections: either may
-// be turned on or off, and the sample ratios, service-independent
-// options and the access-log format change at once; changing where spans
-// or lines go (exporter, endpoint, output, rotation) needs a restart.
+// reconfigure prepares for cfg's tracing and access-log sections, before
+// the generation is built: it starts the tracer or the access log the
+// first time one is enabled, and refuses a change of where spans or lines
+// go (exporter, endpoint, output, rotation), which needs a restart. What
+// the filters do (on or off, sample ratios, format) is not state here:
+// filters reads it from the configuration of the generation it builds.
 func (t *tracingState) reconfigure(cfg *config.Config) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -71,7 +72,6 @@ func (t *tracingState) reconfigure(cfg *config.Config) error {
 		} else if diff := exporterChange(t.tcfg, tc); diff != "" {
 			return fmt.Errorf("telemetry.tracing.%s changed: restart meshgate to apply it", diff)
 		}
-		t.tracer.SetSampleRatio(tc.Ratio())
 	}
 	if ac.On() {
 		if t.access == nil {
@@ -83,12 +83,7 @@ func (t *tracingState) reconfigure(cfg *config.Config) error {
 		} else if diff := outputChange(t.acfg, ac); diff != "" {
 			return fmt.Errorf("telemetry.access_log.%s changed: restart meshgate to apply it", diff)
 		}
-		t.aFilter = accesslog.FilterOptions{Format: accesslog.JSON, SampleRatio: ac.Ratio(), ErrorsAlways: ac.LogErrors()}
-		if ac.Format == config.AccessLogLogfmt {
-			t.aFilter.Format = accesslog.Logfmt
-		}
 	}
-	t.tOn, t.aOn = tc.On(), ac.On()
 	return nil
 }
 
@@ -175,28 +170,35 @@ func (t *tracingState) close() {
 	}
 }
 
-// filters appends the tracing and access-log filters of a chain to fs:
-// on a route's chain the SERVER span then the access log, on an
+// filters appends the tracing and access-log filters of a chain of a
+// generation configured by tel to fs: on a route's chain the SERVER span
+// (sampling new traces at tel's ratio) then the access log, on an
 // endpoint's chain the CLIENT span of each attempt. Nothing when both are
-// off.
-func (t *tracingState) filters(spec gateway.FilterSpec, fs []gateway.Filter) []gateway.Filter {
+// off in tel.
+func (t *tracingState) filters(spec gateway.FilterSpec, tel *config.Telemetry, fs []gateway.Filter) []gateway.Filter {
 	if t == nil {
 		return fs
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// reconfigure started what tel enables before the generation was
+	// built; the nil checks only guard a configuration it never saw.
+	tc, ac := tel.Tracing, tel.AccessLog
+	tOn, aOn := tc.On() && t.tracer != nil, ac.On() && t.access != nil
 	switch {
 	case spec.Endpoint != "":
-		if t.tOn {
-			fs = append(fs, t.tracer.EndpointFilter(spec.Cluster, spec.Endpoint))
+		if tOn {
+			fs = append(fs, t.tracer.WithSampleRatio(tc.Ratio()).EndpointFilter(spec.Cluster, spec.Endpoint))
 		}
 	case spec.Route != "":
-		if t.tOn {
-			fs = append(fs, t.tracer.RouteFilter(spec.Route, spec.Cluster))
+		if tOn {
+			fs = append(fs, t.tracer.WithSampleRatio(tc.Ratio()).RouteFilter(spec.Route, spec.Cluster))
 		}
-		if t.aOn {
-			o := t.aFilter
-			o.Route = spec.Route
+		if aOn {
+			o := accesslog.FilterOptions{Route: spec.Route, Format: accesslog.JSON, SampleRatio: ac.Ratio(), ErrorsAlways: ac.LogErrors()}
+			if ac.Format == config.AccessLogLogfmt {
+				o.Format = accesslog.Logfmt
+			}
 			fs = append(fs, t.access.Filter(o))
 		}
 	}

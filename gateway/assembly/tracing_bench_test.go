@@ -85,7 +85,7 @@ func BenchmarkTelemetryChain(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer tel.close()
-			bt := &Built{tel: tel}
+			bt := &Built{tel: tel, cfg: cfg}
 			epf := bt.telemetryFilters(gateway.FilterSpec{Scope: "cluster users", Cluster: "users", Endpoint: "10.0.0.1:8002"})
 			rf := bt.telemetryFilters(gateway.FilterSpec{Scope: "route r", Route: "GET /v1/users/{id}", Cluster: "users"})
 			if (bc.name == "bare" || bc.name == "tracing_off") && len(epf)+len(rf) != 0 {

@@ -304,10 +304,33 @@ func TestTracingReload(t *testing.T) {
 		}
 	}
 	get()
+	fromA := func(spans []sdktrace.ReadOnlySpan) (n int) {
+		for _, s := range spans {
+			if serviceOf(s) == "gw-a" {
+				n++
+			}
+		}
+		return n
+	}
 	before := len(rec.Ended())
-	if before == 0 {
+	if fromA(rec.Ended()) == 0 {
 		t.Fatal("no span with tracing on")
 	}
+	// A reload that does not build (a schema whose sources are missing)
+	// changes nothing, its sample ratio of 0 included.
+	broken, err := config.Parse("a.yaml", []byte(fmt.Sprintf(traceA, b.Motan2Addr(), "0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken.Schemas = []config.Schema{{Name: "gone", Protos: &config.ProtoSources{ImportPaths: []string{t.TempDir()}, Files: []string{"gone.proto"}}}}
+	if err := a.Reload(broken); err == nil || !strings.Contains(err.Error(), "configuration not applied") {
+		t.Fatalf("reload that does not build: %v", err)
+	}
+	get()
+	if n := fromA(rec.Ended()[before:]); n == 0 {
+		t.Fatal("no span from A after a failed reload to sample_ratio 0: the failed reload changed the ratio")
+	}
+	before = len(rec.Ended())
 	off, err := config.Parse("a.yaml", []byte(strings.Replace(yamlA, "tracing: {enabled: true", "tracing: {enabled: false", 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -316,14 +339,8 @@ func TestTracingReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	get()
-	var fromA int
-	for _, s := range rec.Ended()[before:] {
-		if serviceOf(s) == "gw-a" {
-			fromA++
-		}
-	}
-	if fromA != 0 {
-		t.Fatalf("%d spans from A with tracing reloaded off", fromA)
+	if n := fromA(rec.Ended()[before:]); n != 0 {
+		t.Fatalf("%d spans from A with tracing reloaded off", n)
 	}
 	moved, err := config.Parse("a.yaml", []byte(strings.Replace(yamlA, "format: logfmt", "format: logfmt, output: "+t.TempDir()+"/x.log", 1)))
 	if err != nil {

@@ -35,8 +35,9 @@ type Registry struct {
 	// (default: the first non-loopback IPv4 address).
 	LocalIP string `yaml:"local_ip"`
 	// Application, when set, also subscribes the agent command at
-	// /motan/agent/APPLICATION/command (ZooKeeper), which takes
-	// precedence over the groups' commands, as in motan-go.
+	// /motan/agent/APPLICATION/command (ZooKeeper; etcd:
+	// PREFIX/agent-commands/APPLICATION), which takes precedence over the
+	// groups' commands, as in motan-go.
 	Application string `yaml:"application"`
 	// Nodes are the entries of a static registry.
 	Nodes []StaticNode `yaml:"nodes"`
@@ -130,13 +131,16 @@ func (c *Config) validateDiscovery(v *validator) {
 	for i := range c.Registries {
 		r := &c.Registries[i]
 		at := func(rest ...any) []any { return append(p("registries", i), rest...) }
+		_, dup := names[r.Name]
 		switch {
 		case r.Name == "":
 			v.addf(at("name"), "missing")
-		case names[r.Name] != "":
+		case dup:
 			v.addf(at("name"), "duplicate registry name %q", r.Name)
 		}
-		names[r.Name] = r.Type
+		if r.Name != "" {
+			names[r.Name] = r.Type
+		}
 		switch r.Type {
 		case RegistryZooKeeper, RegistryEtcd:
 			if r.Address == "" {
@@ -174,7 +178,7 @@ func (c *Config) validateDiscovery(v *validator) {
 			v.addf(at("type"), "unknown registry type %q (static, zookeeper, etcd)", r.Type)
 		}
 		if r.SessionTimeout < 0 || r.Timeout < 0 {
-			v.addf(at(), "session_timeout and timeout must be positive")
+			v.addf(at(), "session_timeout and timeout must not be negative (0 or unset takes the default), got %v and %v", r.SessionTimeout, r.Timeout)
 		}
 		if r.Type == RegistryEtcd && r.SessionTimeout > 0 && r.SessionTimeout < time.Second {
 			v.addf(at("session_timeout"), "an etcd lease TTL is whole seconds: at least 1s, got %v", r.SessionTimeout)
@@ -202,20 +206,7 @@ func (c *Config) validateDiscovery(v *validator) {
 			continue
 		}
 		at := func(rest ...any) []any { return append(p("clusters", i, "discovery"), rest...) }
-		if d.Registry == "" {
-			v.addf(at("registry"), "missing")
-		} else if _, ok := names[d.Registry]; !ok {
-			v.addf(at("registry"), "unknown registry %q (%s)", d.Registry, known())
-		}
-		if d.Service == "" {
-			v.addf(at("service"), "missing")
-		}
-		if d.Group == "" {
-			v.addf(at("group"), "missing")
-		}
-		if strings.ContainsAny(d.Group+d.Service, "/ ") {
-			v.addf(at(), "group and service must not contain '/' or spaces")
-		}
+		validateRegistryRef(v, at, d.Registry, d.Service, d.Group, names, known)
 		if len(cl.Endpoints) > 0 {
 			v.addf(p("clusters", i, "endpoints"), "a cluster takes its endpoints from discovery or from endpoints, not both")
 		}
@@ -228,20 +219,7 @@ func (c *Config) validateDiscovery(v *validator) {
 	}
 	for i, e := range c.Motan2.Export {
 		at := func(rest ...any) []any { return append(p("motan2", "export", i), rest...) }
-		if e.Registry == "" {
-			v.addf(at("registry"), "missing")
-		} else if _, ok := names[e.Registry]; !ok {
-			v.addf(at("registry"), "unknown registry %q (%s)", e.Registry, known())
-		}
-		if e.Service == "" {
-			v.addf(at("service"), "missing")
-		}
-		if e.Group == "" {
-			v.addf(at("group"), "missing")
-		}
-		if strings.ContainsAny(e.Group+e.Service, "/ ") {
-			v.addf(at(), "group and service must not contain '/' or spaces")
-		}
+		validateRegistryRef(v, at, e.Registry, e.Service, e.Group, names, known)
 		if e.Address != "" {
 			if _, _, err := net.SplitHostPort(e.Address); err != nil {
 				v.addf(at("address"), "%q is not a host:port address: %v", e.Address, err)
@@ -255,5 +233,28 @@ func (c *Config) validateDiscovery(v *validator) {
 				v.addf(at("params", k), "URL parameter keys and values must not contain '&', '=', '?' or spaces")
 			}
 		}
+	}
+}
+
+// validateRegistryRef checks what a cluster's discovery section or an
+// export names: a defined registry (names maps the registries' names to
+// their types; known lists them for the message), a service and a group,
+// neither holding '/' (a path separator in every registry layout) nor
+// spaces.
+func validateRegistryRef(v *validator, at func(...any) []any, registry, service, group string,
+	names map[string]string, known func() string) {
+	if registry == "" {
+		v.addf(at("registry"), "missing")
+	} else if _, ok := names[registry]; !ok {
+		v.addf(at("registry"), "unknown registry %q (%s)", registry, known())
+	}
+	if service == "" {
+		v.addf(at("service"), "missing")
+	}
+	if group == "" {
+		v.addf(at("group"), "missing")
+	}
+	if strings.ContainsAny(group+service, "/ ") {
+		v.addf(at(), "group and service must not contain '/' or spaces")
 	}
 }

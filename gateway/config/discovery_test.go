@@ -68,6 +68,10 @@ registries: [{name: r, type: etcd}]`,
 http: {listen: "127.0.0.1:0"}
 registries: [{name: r, type: static}, {name: r, type: static}]`,
 			`registries[1].name: duplicate registry name "r"`},
+		{"duplicate name, first without type", `
+http: {listen: "127.0.0.1:0"}
+registries: [{name: r}, {name: r, type: static}]`,
+			`registries[1].name: duplicate registry name "r"`},
 		{"etcd ttl", `
 http: {listen: "127.0.0.1:0"}
 registries: [{name: r, type: etcd, address: "127.0.0.1:2379", session_timeout: 500ms}]`,

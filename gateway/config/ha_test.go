@@ -4,7 +4,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshgate/meshgate/translate"
 )
+
+// Every retry_on name is a code's name in lower case: the assembly maps
+// it with translate.ParseCode.
+func TestRetryCodesAreCodes(t *testing.T) {
+	for _, name := range RetryCodes {
+		if c, ok := translate.ParseCode(strings.ToUpper(name)); !ok || c == translate.OK {
+			t.Errorf("retry_on %q is not a translate.Code name", name)
+		}
+	}
+}
 
 func TestHAConfig(t *testing.T) {
 	c, err := Parse("ha.yaml", []byte(`

@@ -23,8 +23,8 @@ type Metrics struct {
 	// service and method "_other_" (default 100).
 	MaxMethodsPerRoute int `yaml:"max_methods_per_route"`
 	// Buckets are the latency histograms' bucket upper bounds in seconds,
-	// increasing (default 0.0005 0.001 0.0025 0.005 0.01 0.025 0.05 0.1
-	// 0.25 0.5 1 2.5 5 10 30).
+	// increasing (default metrics.DefaultBuckets: 0.0005 0.001 0.0025
+	// 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30).
 	Buckets []float64 `yaml:"buckets"`
 	// Process exports Go runtime and process metrics (go_*, process_*)
 	// (default true).
@@ -37,10 +37,6 @@ func (m *Metrics) On() bool { return m == nil || m.Enabled == nil || *m.Enabled 
 
 // ProcessOn reports whether process and runtime metrics are exported.
 func (m *Metrics) ProcessOn() bool { return m == nil || m.Process == nil || *m.Process }
-
-// DefaultBuckets are the latency histograms' default bucket bounds, in
-// seconds.
-var DefaultBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
 // Graphite protocols (Graphite.Protocol).
 const (

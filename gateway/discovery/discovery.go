@@ -159,3 +159,31 @@ func LocalIP() string {
 	}
 	return "127.0.0.1"
 }
+
+// maxBadEntries bounds what BadEntries remembers.
+const maxBadEntries = 1000
+
+// BadEntries remembers the malformed entries a registry plugin logged, so
+// that each is logged once (again only when its data changes) rather than
+// at every read of its service. It remembers at most 1000 entries, then
+// forgets them all. The zero value is ready; it is safe for concurrent
+// use.
+type BadEntries struct {
+	mu   sync.Mutex
+	seen map[string]string // path -> data
+}
+
+// Note records the malformed entry at path holding data and reports
+// whether it is news: not noted yet with this data.
+func (b *BadEntries) Note(path string, data []byte) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if prev, ok := b.seen[path]; ok && prev == string(data) {
+		return false
+	}
+	if b.seen == nil || len(b.seen) >= maxBadEntries {
+		b.seen = map[string]string{}
+	}
+	b.seen[path] = string(data)
+	return true
+}

@@ -3,6 +3,7 @@ package discovery_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -308,8 +309,8 @@ func TestManagerStatic(t *testing.T) {
 	if err != nil || len(dr.Endpoints) != 1 || dr.Endpoints[0] != "tc/10.2.0.1:1" || dr.Split[0].Percent != 100 {
 		t.Fatalf("dry run: %+v %v", dr, err)
 	}
-	if _, err := mgr.DryRun(ctx, "nope", ""); err == nil {
-		t.Fatal("dry run of an unknown cluster: no error")
+	if _, err := mgr.DryRun(ctx, "nope", ""); !errors.Is(err, discovery.ErrNotSubscribed) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("dry run of an unknown cluster: %v", err)
 	}
 
 	// A malformed command is refused by the static registry; a bad text

@@ -57,6 +57,3 @@ func (g *Gate) Degraded() string {
 	}
 	return ""
 }
-
-// Next returns the gated invoker.
-func (g *Gate) Next() gateway.Invoker { return g.next }

@@ -85,9 +85,6 @@ func (h *Hub) Registry(name string) Registry {
 	return nil
 }
 
-// Names returns the registries' names in configuration order.
-func (h *Hub) Names() []string { return append([]string(nil), h.order...) }
-
 // Export registers a service entry in the named registry as unavailable
 // (call SetAvailable once the ingress serves). The Hub keeps it until
 // Close: it outlives configuration reloads.
@@ -175,7 +172,10 @@ func (h *Hub) Close() error {
 	var errs []error
 	for _, x := range exps {
 		r := h.regs[x.registry].r
-		if x.state == "available" {
+		h.mu.Lock()
+		available := x.state == "available"
+		h.mu.Unlock()
+		if available {
 			if err := r.SetAvailable(x.e, false); err != nil {
 				errs = append(errs, err)
 			}
@@ -183,7 +183,9 @@ func (h *Hub) Close() error {
 		if err := r.Deregister(x.e); err != nil {
 			errs = append(errs, err)
 		}
+		h.mu.Lock()
 		x.state = "removed"
+		h.mu.Unlock()
 	}
 	for _, name := range h.order {
 		if err := h.regs[name].r.Close(); err != nil {

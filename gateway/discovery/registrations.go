@@ -3,7 +3,10 @@ package discovery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+
+	"github.com/meshgate/meshgate/gateway/telemetry/metrics"
 )
 
 // EntryState is the entry an export should have in a registry.
@@ -47,6 +50,7 @@ type Registration struct {
 // way, reports each entry it wrote with Written (or, when a new session or
 // lease lost every entry, calls Rewrite to have them all written again),
 // and after a pass without failure calls Settle, which lets Flush return.
+// WritePending is such a pass.
 // Its methods are safe for concurrent use.
 type Registrations struct {
 	mu   sync.Mutex
@@ -146,6 +150,28 @@ func (rs *Registrations) Pending() []Registration {
 		out = append(out, Registration{Export: reg.e, Want: want})
 	}
 	return out
+}
+
+// WritePending is one pass of a writer: it writes each registration
+// Pending lists with write, records each one written (Written) and counts
+// its event (EntryState.Event) for the registry named registry, and, when
+// every write succeeded, calls Settle. It returns the failures joined,
+// each naming its export; the writer retries them later.
+func (rs *Registrations) WritePending(registry string, write func(Registration) error) error {
+	var errs []error
+	for _, reg := range rs.Pending() {
+		if err := write(reg); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", reg.Export.ID(), err))
+			continue
+		}
+		rs.Written(reg)
+		metrics.RegistryEvent(registry, reg.Want.Event())
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	rs.Settle()
+	return nil
 }
 
 // Written records that reg (from Pending) was written. A removal written

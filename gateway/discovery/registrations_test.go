@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,5 +205,84 @@ func TestAddresses(t *testing.T) {
 		if got := discovery.Addresses(tt.in); strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
 			t.Errorf("Addresses(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// Each malformed entry is news once per content: logged at the first
+// read, again only when its data changes; the memory stays bounded.
+func TestBadEntries(t *testing.T) {
+	var b discovery.BadEntries
+	steps := []struct {
+		path, data string
+		news       bool
+	}{
+		{"/a", "x", true},
+		{"/a", "x", false},
+		{"/b", "x", true},
+		{"/a", "y", true},
+		{"/a", "y", false},
+	}
+	for i, st := range steps {
+		if got := b.Note(st.path, []byte(st.data)); got != st.news {
+			t.Fatalf("step %d: Note(%s, %s) = %v, want %v", i, st.path, st.data, got, st.news)
+		}
+	}
+	for i := range 1000 {
+		b.Note(fmt.Sprint("/many/", i), nil)
+	}
+	// Past the bound everything was forgotten: /a is news again.
+	if !b.Note("/a", []byte("y")) {
+		t.Fatal("BadEntries kept more than its bound")
+	}
+}
+
+// WritePending writes what is pending, records what was written, and
+// settles (releasing Flush) only after a pass without failure.
+func TestRegistrationsWritePending(t *testing.T) {
+	rs := discovery.NewRegistrations()
+	ea, eb := export(t, "10.0.0.1:1"), export(t, "10.0.0.2:1")
+	rs.Register(ea)
+	rs.Register(eb)
+	refused := errors.New("refused")
+	var allow atomic.Bool // eb's writes fail until set
+	passes := make(chan error, 16)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { // a writer, as the ZooKeeper and etcd ones
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-rs.Wake():
+			}
+			passes <- rs.WritePending("test", func(reg discovery.Registration) error {
+				if reg.Export.ID() == eb.ID() && !allow.Load() {
+					return refused
+				}
+				return nil
+			})
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := rs.Flush(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush while a write fails: %v", err)
+	}
+	if err := <-passes; !errors.Is(err, refused) || !strings.Contains(err.Error(), eb.ID()) {
+		t.Fatalf("failed pass: %v, want the refusal naming %s", err, eb.ID())
+	}
+	if got, want := pending(rs), eb.ID()+"=register"; got != want {
+		t.Fatalf("after a failed pass, Pending = %q, want %q", got, want)
+	}
+	allow.Store(true)
+	ctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if err := rs.Flush(ctx); err != nil {
+		t.Fatalf("Flush once writes succeed: %v", err)
+	}
+	if got := pending(rs); got != "" {
+		t.Fatalf("Pending = %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -415,13 +416,18 @@ type DryRun struct {
 	Endpoints []string `json:"endpoints"`
 }
 
+// ErrNotSubscribed is the error (wrapped, naming the cluster) of a
+// Manager asked about a cluster it holds no subscription of.
+var ErrNotSubscribed = errors.New("does not take its endpoints from a registry")
+
 // DryRun computes the split text would produce on the named cluster,
 // without applying it: the endpoints of groups the cluster does not watch
-// yet are read from the registry (waiting up to its timeout).
+// yet are read from the registry (waiting up to its timeout). An unknown
+// cluster is an ErrNotSubscribed; a malformed text, ParseCommand's error.
 func (m *Manager) DryRun(ctx context.Context, cluster, text string) (*DryRun, error) {
 	s := m.find(cluster)
 	if s == nil {
-		return nil, fmt.Errorf("no cluster %q takes its endpoints from a registry", cluster)
+		return nil, fmt.Errorf("cluster %q %w", cluster, ErrNotSubscribed)
 	}
 	cmd, err := ParseCommand(text)
 	if err != nil {

@@ -274,6 +274,20 @@ func (w *Window) SnapshotTo(sum *Summary) {
 	}
 }
 
+// Count returns the number of requests in the window: what Snapshot's
+// Count says, for a few atomic loads per slot instead of every bucket's.
+func (w *Window) Count() uint64 {
+	e := w.epochAt(w.now())
+	var n uint64
+	for i := range w.slots {
+		s := &w.slots[i]
+		if w.live(s.epoch.Load(), e) {
+			n += s.count.Load()
+		}
+	}
+	return n
+}
+
 // reset empties s, keeping its bucket array.
 func (s *Summary) reset() {
 	b := s.Buckets

@@ -139,8 +139,8 @@ func TestWindowExpiry(t *testing.T) {
 	for i, st := range steps {
 		w.Record(st.d, false)
 		s := w.Snapshot()
-		if s.Count != st.wantCount {
-			t.Fatalf("step %d: count %d, want %d", i, s.Count, st.wantCount)
+		if s.Count != st.wantCount || w.Count() != st.wantCount {
+			t.Fatalf("step %d: count %d (Count() %d), want %d", i, s.Count, w.Count(), st.wantCount)
 		}
 		if got := w.Quantile(1); math.Abs(float64(got-st.wantMax))/float64(st.wantMax) > 0.032 {
 			t.Fatalf("step %d: max %v, want about %v", i, got, st.wantMax)
@@ -153,8 +153,8 @@ func TestWindowExpiry(t *testing.T) {
 	}
 	// A long silence empties the window, whichever slots still hold data.
 	clk.advance(10 * time.Second)
-	if s := w.Snapshot(); s.Count != 0 || w.Quantile(0.5) != 0 {
-		t.Fatalf("after silence: count %d quantile %v", s.Count, w.Quantile(0.5))
+	if s := w.Snapshot(); s.Count != 0 || w.Count() != 0 || w.Quantile(0.5) != 0 {
+		t.Fatalf("after silence: count %d (Count() %d) quantile %v", s.Count, w.Count(), w.Quantile(0.5))
 	}
 	// A slot reused after a full turn starts from zero.
 	w.Record(time.Millisecond, true)

@@ -200,6 +200,7 @@ type ClusterStats struct {
 
 func (c *core) init(name, kind string, policy string, ha HAOptions, chain EndpointChain, log *slog.Logger) error {
 	c.name, c.kind, c.ha, c.chain = name, kind, ha, chain
+	c.attempts.New = c.newState
 	if log == nil {
 		log = slog.Default()
 	}
@@ -448,7 +449,12 @@ func (c *core) invoke(ctx context.Context, call *gateway.Call, reply *gateway.Re
 	}
 
 	retries := 0
-	var last error
+	// last is the error of the last attempt; sent and sentAddr those of
+	// the last attempt that may have reached its endpoint, which a failed
+	// call reports (reply.Endpoint names its endpoint) rather than an
+	// unreachable endpoint tried after it.
+	var last, sent *translate.Error
+	var sentAddr string
 	for {
 		i := set.picker.Pick(&st.req)
 		if i < 0 {
@@ -457,7 +463,14 @@ func (c *core) invoke(ctx context.Context, call *gateway.Call, reply *gateway.Re
 		st.tried.Add(i)
 		m := set.members[i]
 		if !m.acquire() {
-			continue // removed since the pick: nothing was sent
+			// Removed since the pick: nothing was sent. A call that has
+			// sent nothing yet moves to the set in force, which an
+			// Update may have filled with endpoints all new to it.
+			if cur := c.set.Load(); st.n == 0 && cur != set {
+				set = cur
+				st.tried.Reset()
+			}
+			continue
 		}
 		at := began // the first attempt starts now: one clock read saved
 		if st.n > 0 {
@@ -465,7 +478,8 @@ func (c *core) invoke(ctx context.Context, call *gateway.Call, reply *gateway.Re
 		}
 		if !deadline.IsZero() && !at.Before(deadline) {
 			m.release()
-			return c.deadlineError(call, st, start, deadline, last)
+			resetReply(reply)
+			return failed(reply, st, sentAddr, c.deadlineError(call, st, start, deadline, errOrNil(last)))
 		}
 		st.call = *call
 		st.call.Start, st.call.Timeout, st.call.Attempt = time.Time{}, 0, st.n+1
@@ -481,66 +495,90 @@ func (c *core) invoke(ctx context.Context, call *gateway.Call, reply *gateway.Re
 			if c.ha.Backup != nil {
 				c.latency.record(call, time.Since(at))
 			}
-			reply.Endpoint, reply.Attempts = m.addr, countSent(st)+1
+			n, _ := countSent(st)
+			reply.Endpoint, reply.Attempts = m.addr, n+1
 			return nil
 		}
-		sent := reply.Attempts > 0
+		wasSent := reply.Attempts > 0
 		te := translate.FromError(err)
-		st.record(attemptRecord{addr: m.addr, start: at, end: time.Now(), sent: sent, code: te.Code})
-		if sent {
-			reply.Endpoint = m.addr
+		st.record(attemptRecord{addr: m.addr, start: at, end: time.Now(), sent: wasSent, code: te.Code})
+		last = te
+		if wasSent {
+			sent, sentAddr = te, m.addr
 		}
 		if ctx.Err() != nil {
-			reply.Attempts = countSent(st)
-			return c.finalError(call, st, start, deadline, te)
+			return failed(reply, st, sentAddr, c.finalError(call, st, start, deadline, te))
 		}
-		if !sent && te.Code != translate.DeadlineExceeded {
-			last = te // never left: the next endpoint may take it
-			continue
+		if !wasSent && te.Code != translate.DeadlineExceeded {
+			continue // never left: the next endpoint may take it
 		}
-		if sent && call.Idempotent && retries < c.ha.Retries && c.retryOn&(1<<uint(te.Code)) != 0 && c.retryTokens.take() {
+		if wasSent && call.Idempotent && retries < c.ha.Retries && c.retryOn&(1<<uint(te.Code)) != 0 &&
+			st.tried.Len() < len(set.members) && c.retryTokens.take() {
 			retries++
 			c.retries.Add(1)
-			last = te
 			continue
 		}
-		reply.Attempts = countSent(st)
-		return c.finalError(call, st, start, deadline, te)
+		return failed(reply, st, sentAddr, c.finalError(call, st, start, deadline, te))
 	}
-	reply.Attempts = countSent(st)
-	if last != nil && reply.Attempts > 0 {
-		return c.finalError(call, st, start, deadline, translate.FromError(last))
+	// Every endpoint was tried (or removed under the call).
+	if sent != nil {
+		return failed(reply, st, sentAddr, c.finalError(call, st, start, deadline, sent))
 	}
-	return &translate.Error{Code: translate.Unavailable, Cause: last,
-		Message: fmt.Sprintf("no reachable endpoint in %s cluster %q (%d endpoints, %d tried)%s", c.kind, c.name, len(set.members), st.n, lastMessage(last))}
+	return failed(reply, st, sentAddr, &translate.Error{Code: translate.Unavailable, Cause: errOrNil(last),
+		Message: fmt.Sprintf("no reachable endpoint in %s cluster %q (%d endpoints, %d tried)%s", c.kind, c.name, len(set.members), st.n, lastMessage(last))})
 }
 
-func lastMessage(err error) string {
-	if err == nil {
+// failed sets a failed call's reply accounting: the endpoint of the
+// error it returns (addr, "" when no attempt left the gateway) and the
+// attempts sent; it returns err.
+func failed(reply *gateway.Reply, st *attemptState, addr string, err error) error {
+	reply.Endpoint = addr
+	reply.Attempts, reply.Backups = countSent(st)
+	return err
+}
+
+// errOrNil returns te as an error, nil (not a typed nil) for a nil te.
+func errOrNil(te *translate.Error) error {
+	if te == nil {
+		return nil
+	}
+	return te
+}
+
+func lastMessage(te *translate.Error) string {
+	if te == nil {
 		return ""
 	}
-	return ": " + translate.FromError(err).Message
+	return ": " + te.Message
 }
 
-func countSent(st *attemptState) int {
-	n := 0
+// countSent returns how many of the call's attempts may have reached an
+// endpoint and how many of those were backup requests: those that
+// failed before they left do not count; those still running (a hedged
+// call's losers, end not set yet) do.
+func countSent(st *attemptState) (attempts, backups int) {
 	for i := 0; i < st.n && i < len(st.log); i++ {
-		if st.log[i].sent {
-			n++
+		if r := &st.log[i]; r.sent || r.end.IsZero() {
+			attempts++
+			if r.backup {
+				backups++
+			}
 		}
 	}
 	if st.n > len(st.log) {
-		n += st.n - len(st.log)
+		attempts += st.n - len(st.log) // not logged: counted as sent
 	}
-	return n
+	return attempts, backups
 }
 
 func (c *core) putState(st *attemptState) {
 	st.call = gateway.Call{}
 	st.tried.Reset()
 	st.req = lb.Request{Tried: &st.tried}
-	st.log = [maxLoggedAttempts]attemptRecord{}
-	st.n = 0
+	if st.n > 0 {
+		st.log = [maxLoggedAttempts]attemptRecord{}
+		st.n = 0
+	}
 	c.attempts.Put(st)
 }
 
@@ -621,10 +659,15 @@ func (c *core) hedged(ctx context.Context, set *endpointSet, call *gateway.Call,
 		reply gateway.Reply
 		err   error
 		idx   int // into st.log
+		start time.Time
 		m     *member
 	}
-	results := make(chan *result, len(set.members)) // an attempt per endpoint at most
+	// An attempt per endpoint at most (a picker never returns a tried
+	// index), so no attempt ever blocks sending its result, also after
+	// the call returned.
+	results := make(chan *result, len(set.members))
 	running := 0
+	untried := func() bool { return st.tried.Len() < len(set.members) }
 	launch := func(backup bool) bool {
 		for {
 			i := set.picker.Pick(&st.req)
@@ -634,6 +677,13 @@ func (c *core) hedged(ctx context.Context, set *endpointSet, call *gateway.Call,
 			st.tried.Add(i)
 			m := set.members[i]
 			if !m.acquire() {
+				// As in invoke: before any attempt, move to the set in
+				// force (no attempt runs yet to use the old channel).
+				if cur := c.set.Load(); st.n == 0 && cur != set {
+					set = cur
+					st.tried.Reset()
+					results = make(chan *result, len(set.members))
+				}
 				continue
 			}
 			at := time.Now()
@@ -646,14 +696,14 @@ func (c *core) hedged(ctx context.Context, set *endpointSet, call *gateway.Call,
 			if !deadline.IsZero() {
 				ac.Timeout = deadline.Sub(at)
 			}
-			idx := st.n
+			r := &result{idx: st.n, start: at, m: m}
 			st.record(attemptRecord{addr: m.addr, start: at, backup: backup})
 			running++
+			ch := results
 			go func() {
-				r := &result{idx: idx, m: m}
 				r.err = m.invoker.Invoke(ctx, &ac, &r.reply)
 				m.release()
-				results <- r
+				ch <- r
 			}()
 			return true
 		}
@@ -672,10 +722,11 @@ func (c *core) hedged(ctx context.Context, set *endpointSet, call *gateway.Call,
 	}
 	retries := 0
 	var firstErr *translate.Error
+	var errAddr string // the endpoint that answered firstErr, if it was sent
 	for running > 0 {
 		select {
 		case <-timer.C:
-			if c.backupTokens.take() && launch(true) {
+			if untried() && c.backupTokens.take() && launch(true) {
 				c.backups.Add(1)
 			}
 		case <-timeout:
@@ -683,30 +734,34 @@ func (c *core) hedged(ctx context.Context, set *endpointSet, call *gateway.Call,
 		case r := <-results:
 			running--
 			end := time.Now()
+			sent := r.reply.Attempts > 0
 			if r.idx < len(st.log) {
-				st.log[r.idx].end = end
-				st.log[r.idx].sent = r.reply.Attempts > 0
+				st.log[r.idx].end, st.log[r.idx].sent = end, sent
 			}
 			if r.err == nil {
 				*reply = r.reply
-				c.latency.record(call, end.Sub(st.log[min(r.idx, len(st.log)-1)].start))
-				reply.Endpoint, reply.Attempts, reply.Backups = r.m.addr, st.n, countBackups(st)
+				c.latency.record(call, end.Sub(r.start))
+				reply.Endpoint = r.m.addr
+				reply.Attempts, reply.Backups = countSent(st)
 				return nil
 			}
 			te := translate.FromError(r.err)
 			if r.idx < len(st.log) {
 				st.log[r.idx].code = te.Code
 			}
-			if firstErr == nil || firstErr.Code == translate.Canceled {
-				firstErr = te
-				*reply = r.reply
+			// The first error, preferring one from an attempt that may
+			// have reached its endpoint, and not the caller's cancel.
+			if firstErr == nil || firstErr.Code == translate.Canceled || errAddr == "" && sent {
+				firstErr, *reply, errAddr = te, r.reply, ""
+				if sent {
+					errAddr = r.m.addr
+				}
 			}
 			if ctx.Err() != nil {
 				continue
 			}
-			sent := r.reply.Attempts > 0
 			if (!sent && te.Code != translate.DeadlineExceeded) ||
-				(sent && retries < c.ha.Retries && c.retryOn&(1<<uint(te.Code)) != 0 && c.retryTokens.take()) {
+				(sent && retries < c.ha.Retries && c.retryOn&(1<<uint(te.Code)) != 0 && untried() && c.retryTokens.take()) {
 				if sent {
 					retries++
 					c.retries.Add(1)
@@ -715,18 +770,7 @@ func (c *core) hedged(ctx context.Context, set *endpointSet, call *gateway.Call,
 			}
 		}
 	}
-	reply.Attempts, reply.Backups = countSent(st), countBackups(st)
-	return c.finalError(call, st, start, deadline, firstErr)
-}
-
-func countBackups(st *attemptState) int {
-	n := 0
-	for i := 0; i < st.n && i < len(st.log); i++ {
-		if st.log[i].backup {
-			n++
-		}
-	}
-	return n
+	return failed(reply, st, errAddr, c.finalError(call, st, start, deadline, firstErr))
 }
 
 // backupDelay returns the delay after which a call gets a backup request:

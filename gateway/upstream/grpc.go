@@ -108,7 +108,6 @@ func NewGRPCCluster(name string, endpoints []gateway.Endpoint, o GRPCClusterOpti
 		c.fixed = append(c.fixed, grpc.MaxCallSendMsgSize(o.MaxSendMsgSize))
 	}
 	c.calls.New = func() any { return newGRPCCallState(c.fixed) }
-	c.attempts.New = c.newState
 
 	creds := insecure.NewCredentials()
 	if o.TLS != nil {
@@ -169,9 +168,14 @@ func (c *GRPCCluster) Conn() grpc.ClientConnInterface {
 	return set.members[i].client.(grpcConn).cc
 }
 
-// ConnAt returns the connection of endpoint i (an index into Endpoints).
+// ConnAt returns the connection of endpoint i (an index into Endpoints);
+// nil when i is out of range (the set may have changed since Endpoints).
 func (c *GRPCCluster) ConnAt(i int) grpc.ClientConnInterface {
-	return c.set.Load().members[i].client.(grpcConn).cc
+	ms := c.set.Load().members
+	if i < 0 || i >= len(ms) {
+		return nil
+	}
+	return ms[i].client.(grpcConn).cc
 }
 
 // Close closes every connection. Calls in flight fail with UNAVAILABLE

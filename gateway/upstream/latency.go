@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,9 +11,12 @@ import (
 )
 
 // latencies keeps each method's recent latency, for backup-request
-// delays. Methods are few (bounded by the routes), so the table is an
-// immutable map replaced on the first call of a new method: a lookup is
-// one atomic load and no lock.
+// delays. Methods are few, so the table is an immutable map replaced on
+// the first call of a new method: a lookup is one atomic load and no
+// lock. Routes bound the methods of most calls, but a Motan2 proxy frame
+// names any method its caller likes: the table stops growing at
+// maxMethods, and the methods it has no room for get no backup requests
+// (get returns nil).
 type latencies struct {
 	mu sync.Mutex
 	m  atomic.Pointer[map[methodKey]*methodLatency]
@@ -32,6 +36,9 @@ type methodLatency struct {
 const (
 	latencyWindow = time.Minute
 	quantileEvery = 100 * time.Millisecond
+	// maxMethods bounds the table: a window is about 15 KiB, so a cluster
+	// keeps at most about 4 MiB of latencies.
+	maxMethods = 256
 )
 
 func keyOf(call *gateway.Call) methodKey {
@@ -44,6 +51,8 @@ func keyOf(call *gateway.Call) methodKey {
 	return methodKey{call.Service, call.Method}
 }
 
+// get returns the call's method's latencies; nil when the table is full
+// and the method is not in it.
 func (l *latencies) get(call *gateway.Call) *methodLatency {
 	k := keyOf(call)
 	if m := l.m.Load(); m != nil {
@@ -59,11 +68,14 @@ func (l *latencies) get(call *gateway.Call) *methodLatency {
 			return ml
 		}
 	}
-	next := make(map[methodKey]*methodLatency, 1)
+	var next map[methodKey]*methodLatency
 	if old != nil {
-		for k, v := range *old {
-			next[k] = v
+		if len(*old) >= maxMethods {
+			return nil
 		}
+		next = maps.Clone(*old)
+	} else {
+		next = make(map[methodKey]*methodLatency, 1)
 	}
 	ml := &methodLatency{win: stats.NewWindow(6, latencyWindow/6)}
 	next[k] = ml
@@ -72,13 +84,19 @@ func (l *latencies) get(call *gateway.Call) *methodLatency {
 }
 
 func (l *latencies) record(call *gateway.Call, d time.Duration) {
-	l.get(call).win.Record(d, false)
+	if ml := l.get(call); ml != nil {
+		ml.win.Record(d, false)
+	}
 }
 
 // quantile returns the method's q-quantile latency over the window and
-// how many calls it holds, recomputed at most every quantileEvery.
+// how many calls it holds, recomputed at most every quantileEvery; 0, 0
+// for a method the table has no room for.
 func (l *latencies) quantile(call *gateway.Call, q float64) (time.Duration, uint64) {
 	ml := l.get(call)
+	if ml == nil {
+		return 0, 0
+	}
 	now := time.Now().UnixNano()
 	if at := ml.at.Load(); now-at < int64(quantileEvery) && at != 0 {
 		return time.Duration(ml.q.Load()), ml.n.Load()

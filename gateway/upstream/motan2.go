@@ -51,7 +51,6 @@ func NewCluster(name string, endpoints []gateway.Endpoint, o ClusterOptions) (*C
 	if o.Logger != nil {
 		c.opts = append([]motan2.ClientOption{motan2.WithLogger(o.Logger.With("cluster", name))}, c.opts...)
 	}
-	c.attempts.New = c.newState
 	c.newClient = func(ep gateway.Endpoint) (client, error) {
 		return motan2Client{motan2.NewClient(ep.Addr, c.opts...)}, nil
 	}
@@ -236,17 +235,6 @@ func replyPayload(sent motan2.Serialization, f *motan2.Frame) ([]byte, error) {
 		return vs[0].Raw(), nil
 	}
 	return nil, fmt.Errorf("answered a %s call (a protobuf message) with a %s body; the route needs a protobuf message reply (grpc-pb or pb)", sent, s)
-}
-
-// RoundTrip sends the Motan2 request frame req through the cluster (the
-// proxy path, see gateway.Call.Frame) and returns the reply frame, which
-// carries req's request id again. Exception replies are frames, not
-// errors.
-func (c *Cluster) RoundTrip(ctx context.Context, req *motan2.Frame, timeout time.Duration) (*motan2.Frame, error) {
-	call := gateway.Call{Frame: req, Timeout: timeout}
-	var reply gateway.Reply
-	err := c.invoke(ctx, &call, &reply)
-	return reply.Frame, err
 }
 
 // callError maps a failed call that may have reached the endpoint.

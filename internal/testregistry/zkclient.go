@@ -73,6 +73,16 @@ func (z *ZKClient) Delete(path string) {
 	}
 }
 
+// Exists reports whether the node path exists.
+func (z *ZKClient) Exists(path string) bool {
+	z.t.Helper()
+	ok, _, err := z.Conn.Exists(path)
+	if err != nil {
+		z.t.Fatalf("exists %s: %v", path, err)
+	}
+	return ok
+}
+
 // WaitNode waits (15s at most) until path exists, and returns its data,
 // or, with exists false, until it does not, and returns nil.
 func (z *ZKClient) WaitNode(path string, exists bool) []byte {

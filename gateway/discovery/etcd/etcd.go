@@ -49,6 +49,7 @@ type Registry struct {
 	wg     sync.WaitGroup
 
 	regs *discovery.Registrations
+	bad  discovery.BadEntries // malformed entries logged
 }
 
 // kind is the key kind of an entry state ("" when removed).
@@ -200,7 +201,9 @@ func (r *Registry) WatchNodes(group, service string, fn func([]gateway.Endpoint)
 			}
 			if err != nil {
 				metrics.RegistryEvent(r.name, "malformed")
-				r.log.Error("malformed etcd entry skipped", "key", k, "error", err)
+				if r.bad.Note(k, kvs[k]) {
+					r.log.Error("malformed etcd entry skipped", "key", k, "error", err)
+				}
 				continue
 			}
 			eps = append(eps, u.Endpoint())
@@ -280,6 +283,9 @@ func (r *Registry) writer() {
 			if ok {
 				continue // a keep-alive answer
 			}
+			if r.ctx.Err() != nil {
+				return // closed: the keep-alive ended with the registry
+			}
 			metrics.RegistryEvent(r.name, "lease_lost")
 			r.log.Warn("etcd lease lost; registering again on a new lease", "lease", fmt.Sprintf("%x", int64(lease)))
 			lease, lost = 0, nil
@@ -288,44 +294,51 @@ func (r *Registry) writer() {
 			kaCancel = nil
 		}
 		retry = nil
-		failed := false
-		for _, reg := range r.regs.Pending() {
+		var grantErr error // a pass tries one grant: etcd may be unreachable
+		err := r.regs.WritePending(r.name, func(reg discovery.Registration) error {
 			want := kind(reg.Want)
 			if want != "" && lease == 0 {
-				ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
-				g, err := r.cli.Grant(ctx, r.ttl)
-				cancel()
-				if err != nil {
-					r.log.Warn("etcd lease not granted; retrying", "error", err)
-					failed = true
-					break
+				if grantErr != nil {
+					return grantErr
 				}
-				kctx, cancel := context.WithCancel(r.ctx)
-				kaCancel = cancel
-				if lost, err = r.cli.KeepAlive(kctx, g.ID); err != nil {
-					kaCancel()
-					kaCancel = nil
-					failed = true
-					break
+				if lease, lost, kaCancel, grantErr = r.grant(); grantErr != nil {
+					return grantErr
 				}
-				lease = g.ID
 			}
-			if err := r.write(reg.Export, want, lease); err != nil {
-				if r.ctx.Err() == nil {
-					r.log.Warn("etcd registration not written; retrying", "entry", reg.Export.ID(), "error", err)
-				}
-				failed = true
-				continue
-			}
-			r.regs.Written(reg)
-			metrics.RegistryEvent(r.name, reg.Want.Event())
-		}
-		if failed {
+			return r.write(reg.Export, want, lease)
+		})
+		if err != nil {
+			r.writeFailed(err)
 			retry = time.After(time.Second)
-			continue
 		}
-		r.regs.Settle()
 	}
+}
+
+// grant grants a lease of the registry's TTL and keeps it alive: lost
+// is closed when the lease is lost, cancel stops the keep-alive.
+func (r *Registry) grant() (lease clientv3.LeaseID, lost <-chan *clientv3.LeaseKeepAliveResponse, cancel context.CancelFunc, err error) {
+	ctx, cancelGrant := context.WithTimeout(r.ctx, r.timeout)
+	g, err := r.cli.Grant(ctx, r.ttl)
+	cancelGrant()
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("lease not granted: %w", err)
+	}
+	kctx, cancel := context.WithCancel(r.ctx)
+	if lost, err = r.cli.KeepAlive(kctx, g.ID); err != nil {
+		cancel()
+		return 0, nil, nil, fmt.Errorf("lease %x not kept alive: %w", int64(g.ID), err)
+	}
+	return g.ID, lost, cancel, nil
+}
+
+// writeFailed counts and logs a failed registration pass (not after
+// Close: a write cut short by it is no failure).
+func (r *Registry) writeFailed(err error) {
+	if r.ctx.Err() != nil {
+		return
+	}
+	metrics.RegistryEvent(r.name, "error")
+	r.log.Warn("etcd registrations not written; retrying", "error", err)
 }
 
 func (r *Registry) write(e discovery.Export, want string, lease clientv3.LeaseID) error {
@@ -368,6 +381,3 @@ func (r *Registry) Close() error {
 	}
 	return err
 }
-
-// Client returns the etcd client (tests).
-func (r *Registry) Client() *clientv3.Client { return r.cli }

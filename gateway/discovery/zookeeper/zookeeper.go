@@ -82,7 +82,7 @@ type Registry struct {
 	sessionID int64
 	timeout   time.Duration
 	closed    bool
-	bad       map[string]string // malformed entries logged: path -> data
+	bad       discovery.BadEntries
 
 	regs *discovery.Registrations
 }
@@ -100,7 +100,7 @@ func Open(cfg *config.Registry, log *slog.Logger) (discovery.Registry, error) {
 	}
 	r := &Registry{name: cfg.Name, log: log, javaData: cfg.NodeData == "java", retry: min(cfg.Timeout, time.Second),
 		kick: make(chan struct{}, 1), done: make(chan struct{}), session: make(chan struct{}),
-		regs: discovery.NewRegistrations(), timeout: cfg.Timeout, bad: map[string]string{}}
+		regs: discovery.NewRegistrations(), timeout: cfg.Timeout}
 	if r.retry <= 0 {
 		r.retry = time.Second
 	}
@@ -127,9 +127,9 @@ func Open(cfg *config.Registry, log *slog.Logger) (discovery.Registry, error) {
 	return r, nil
 }
 
-// sessionLoop notices new sessions: it wakes the watches waiting for one
-// and, when the session changed (the old one expired), writes the
-// registrations again.
+// sessionLoop notices new sessions: it wakes the watches and the writer
+// waiting for one (the writer writes the registrations again when the
+// session changed, the old one having expired) and counts expiries.
 func (r *Registry) sessionLoop() {
 	defer r.wg.Done()
 	for {
@@ -309,7 +309,7 @@ func (r *Registry) readNodes(group, service, path string, children []string) ([]
 		}
 		if err != nil {
 			metrics.RegistryEvent(r.name, "malformed")
-			if r.noteBad(path+"/"+child, data) {
+			if r.bad.Note(path+"/"+child, data) {
 				r.log.Error("malformed ZooKeeper entry skipped", "path", path+"/"+child, "error", err)
 			}
 			continue
@@ -319,21 +319,6 @@ func (r *Registry) readNodes(group, service, path string, children []string) ([]
 		key.WriteByte('\n')
 	}
 	return eps, key.String(), nil
-}
-
-// noteBad records a malformed entry and reports whether it is news (not
-// logged yet with this data), so that each bad entry is logged once.
-func (r *Registry) noteBad(path string, data []byte) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if prev, ok := r.bad[path]; ok && prev == string(data) {
-		return false
-	}
-	if len(r.bad) > 1000 {
-		clear(r.bad)
-	}
-	r.bad[path] = string(data)
-	return true
 }
 
 // nodeURL parses an entry: its data, or its name HOST:PORT when it has
@@ -471,15 +456,19 @@ func (r *Registry) writer() {
 	defer r.wg.Done()
 	var session int64 // the session the registrations were written in
 	var retry <-chan time.Time
+	// The session channel is taken before the state is checked, so that
+	// a session established in between still wakes the writer.
+	sessionEvent := r.sessionChanged()
 	for {
 		select {
 		case <-r.done:
 			return
 		case <-r.regs.Wake():
-		case <-r.sessionChanged():
+		case <-sessionEvent:
 		case <-retry:
 		}
 		retry = nil
+		sessionEvent = r.sessionChanged()
 		if r.conn.State() != zk.StateHasSession {
 			continue // the next session event wakes us
 		}
@@ -487,24 +476,16 @@ func (r *Registry) writer() {
 			r.regs.Rewrite() // a new session: the old one's entries are gone
 			session = id
 		}
-		failed := false
-		for _, reg := range r.regs.Pending() {
-			if err := r.write(reg.Export, nodeType(reg.Want)); err != nil {
-				if !errors.Is(err, zk.ErrClosing) {
-					metrics.RegistryEvent(r.name, "error")
-					r.log.Warn("ZooKeeper registration not written; retrying", "entry", reg.Export.ID(), "error", err)
-				}
-				failed = true
-				continue
+		err := r.regs.WritePending(r.name, func(reg discovery.Registration) error {
+			return r.write(reg.Export, nodeType(reg.Want))
+		})
+		if err != nil {
+			if !errors.Is(err, zk.ErrClosing) {
+				metrics.RegistryEvent(r.name, "error")
+				r.log.Warn("ZooKeeper registrations not written; retrying", "error", err)
 			}
-			r.regs.Written(reg)
-			metrics.RegistryEvent(r.name, reg.Want.Event())
-		}
-		if failed {
 			retry = time.After(r.retry)
-			continue
 		}
-		r.regs.Settle()
 	}
 }
 

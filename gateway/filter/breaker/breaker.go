@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,10 @@ func (s State) String() string {
 
 const buckets = 10
 
+// probesTaken is openUntilNs while half-open with every probe slot
+// taken: the breaker refuses calls until a probe ends.
+const probesTaken = math.MaxInt64
+
 // Breaker is the filter. Its state is guarded by one mutex held for a few
 // arithmetic operations per call.
 type Breaker struct {
@@ -68,8 +73,9 @@ type Breaker struct {
 	scope string
 	now   func() time.Time // injectable for tests
 
-	// openUntil mirrors the open state for Healthy, read on every pick
-	// of the endpoint: 0 while closed or half-open, else the unix
+	// openUntilNs mirrors the state for Healthy, read on every pick of
+	// the endpoint: 0 while closed or half-open with a probe slot free,
+	// probesTaken while half-open with every slot taken, else the unix
 	// nanosecond the open state ends.
 	openUntilNs atomic.Int64
 
@@ -144,6 +150,9 @@ func (b *Breaker) admit() (probe bool, err error) {
 		return false, b.openError(0)
 	}
 	b.probes++
+	if b.probes >= b.o.Probes {
+		b.openUntilNs.Store(probesTaken)
+	}
 	return true, nil
 }
 
@@ -218,10 +227,11 @@ func (b *Breaker) open(reason string) {
 	b.openUntilNs.Store(b.openUntil.UnixNano())
 }
 
-// Healthy implements gateway.HealthReporter: false while the breaker is
-// open and its pause has not ended, so that a cluster picks another
-// endpoint instead of having this one refuse the call. One atomic load
-// while closed.
+// Healthy implements gateway.HealthReporter: false while the breaker
+// would refuse a call (open and its pause has not ended, or half-open
+// with every probe in flight), so that a cluster picks another endpoint
+// instead of having this one refuse the call. True once the pause ended:
+// the next call is a probe. One atomic load while closed.
 func (b *Breaker) Healthy() bool {
 	u := b.openUntilNs.Load()
 	return u == 0 || b.now().UnixNano() >= u

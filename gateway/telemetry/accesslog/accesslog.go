@@ -47,6 +47,9 @@ type Log struct {
 	dropped  atomic.Uint64
 	written  atomic.Uint64
 	reported uint64 // drops already reported; writer goroutine only
+	// failures counts the write errors since the last one logged
+	// (writer goroutine only).
+	failures int
 }
 
 // maxPooled is the capacity beyond which a line buffer is not pooled
@@ -118,19 +121,30 @@ func (l *Log) run() {
 	w := bufio.NewWriterSize(l.out, 64<<10)
 	tick := time.NewTicker(l.every)
 	defer tick.Stop()
-	failed := false
+	// A write error loses the buffered lines, and the writer is reset: a
+	// bufio.Writer fails every later write once one failed, and the
+	// output may recover (a file rotation that failed once). The first
+	// error is logged, then at most one per report period, with the count
+	// of those in between: a broken output must not flood the log.
+	var quietUntil time.Time
+	fail := func(err error) {
+		w.Reset(l.out)
+		l.failures++
+		if now := time.Now(); now.After(quietUntil) {
+			l.log.Error("access log: write failed, lines are being lost", "error", err, "failures", l.failures)
+			l.failures, quietUntil = 0, now.Add(l.every)
+		}
+	}
 	write := func(b *[]byte) {
-		if _, err := w.Write(*b); err != nil && !failed {
-			failed = true // once: a broken output would flood the log
-			l.log.Error("access log: write failed, lines are being lost", "error", err)
+		if _, err := w.Write(*b); err != nil {
+			fail(err)
 		}
 		l.written.Add(1)
 		putBuf(b)
 	}
 	flush := func() {
-		if err := w.Flush(); err != nil && !failed {
-			failed = true
-			l.log.Error("access log: write failed, lines are being lost", "error", err)
+		if err := w.Flush(); err != nil {
+			fail(err)
 		}
 	}
 	for {

@@ -415,6 +415,54 @@ func TestRotatingFile(t *testing.T) {
 	}
 }
 
+// A rotation that cannot reopen the file (its directory is gone) loses
+// the lines of that write, is logged, and the log writes again once the
+// file can be opened: neither the file nor the log's buffered writer
+// stays failed.
+func TestOutputRecoversAfterFailedRotation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "logs")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "a.log")
+	r, err := OpenRotating(path, 16, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Write([]byte("line-one-xxxxxx\n")); err != nil { // 16 bytes: full
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	logs := logCapture{recs: make(chan slog.Record, 16)}
+	l := New(r, Options{Logger: slog.New(logs)})
+	put := func(line string) {
+		b := getBuf()
+		*b = append(*b, line...)
+		l.enqueue(b)
+	}
+	put("line-two\n") // rotation: renaming and reopening fail
+	select {
+	case rec := <-logs.recs:
+		if !strings.Contains(rec.Message, "write failed") {
+			t.Fatalf("logged %q", rec.Message)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the failed rotation was not logged")
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	put("line-three\n")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "line-three\n" {
+		t.Fatalf("after the directory came back: %q, %v", b, err)
+	}
+}
+
 // The ingress's receipt time, when set, is the line's time and the
 // start of its latency.
 func TestLineUsesIngressStart(t *testing.T) {

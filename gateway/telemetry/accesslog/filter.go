@@ -145,9 +145,9 @@ func appendTarget(b []byte, ft Format, call *gateway.Call) []byte {
 	b = appendKey(b, ft, "target")
 	if ft == JSON {
 		b = append(b, '"')
-		b = appendJSONEscaped(b, call.Service)
+		b = translate.AppendJSONEscaped(b, call.Service)
 		b = append(b, '/')
-		b = appendJSONEscaped(b, call.Method)
+		b = translate.AppendJSONEscaped(b, call.Method)
 		return append(b, '"')
 	}
 	if plainLogfmt(call.Service) && plainLogfmt(call.Method) && call.Service != "" {
@@ -237,7 +237,7 @@ func appendStr(b []byte, ft Format, key, val string) []byte {
 	b = appendKey(b, ft, key)
 	if ft == JSON {
 		b = append(b, '"')
-		b = appendJSONEscaped(b, val)
+		b = translate.AppendJSONEscaped(b, val)
 		return append(b, '"')
 	}
 	return appendLogfmtValue(b, val)
@@ -245,56 +245,6 @@ func appendStr(b []byte, ft Format, key, val string) []byte {
 
 func appendInt(b []byte, ft Format, key string, n int64) []byte {
 	return strconv.AppendInt(appendKey(b, ft, key), n, 10)
-}
-
-// appendJSONEscaped appends s escaped for a JSON string, as encoding/json
-// would: quotes, backslashes and control characters escaped, invalid
-// UTF-8 bytes replaced by U+FFFD, and U+2028/U+2029 escaped.
-func appendJSONEscaped(b []byte, s string) []byte {
-	const hexdigits = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexdigits[c>>4], hexdigits[c&15])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexdigits[r&15])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(b, s[start:]...)
 }
 
 // plainLogfmt reports whether s can be written as a logfmt value without

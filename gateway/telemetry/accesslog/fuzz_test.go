@@ -1,6 +1,8 @@
 package accesslog
 
 import (
+	"github.com/meshgate/meshgate/translate"
+
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -10,14 +12,14 @@ import (
 var fuzzSeeds = []string{"", "plain", `q"uote`, `back\slash`, "new\nline", "tab\t", "\x00\x1f", "caf\xc3\xa9",
 	"bad\xff\xfeutf8", "\u2028\u2029", "a=b", "sp ace", "\xed\xa0\x80", "emoji \U0001F600"}
 
-// appendJSONEscaped writes what encoding/json reads back as encoding/json
+// translate.AppendJSONEscaped writes what encoding/json reads back as encoding/json
 // itself would encode it (invalid UTF-8 included).
 func FuzzJSONEscape(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		out := append([]byte{'"'}, appendJSONEscaped(nil, s)...)
+		out := append([]byte{'"'}, translate.AppendJSONEscaped(nil, s)...)
 		out = append(out, '"')
 		var got string
 		if err := json.Unmarshal(out, &got); err != nil {

@@ -18,9 +18,10 @@ type RotatingFile struct {
 	maxSize    int64
 	maxBackups int
 
-	mu   sync.Mutex
-	f    *os.File
-	size int64
+	mu     sync.Mutex
+	f      *os.File // nil when closed, or when a rotation could not reopen path
+	size   int64
+	closed bool
 }
 
 // OpenRotating opens (creating or appending to) path, rotated beyond
@@ -47,12 +48,20 @@ func (r *RotatingFile) open() error {
 	return nil
 }
 
-// Write appends p, rotating first when p would not fit.
+// Write appends p, rotating first when p would not fit. After a rotation
+// that could not reopen the file, each Write tries again, so that a
+// passing failure (a full directory, a file limit) loses only the lines
+// written meanwhile.
 func (r *RotatingFile) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.f == nil {
+	if r.closed {
 		return 0, os.ErrClosed
+	}
+	if r.f == nil {
+		if err := r.open(); err != nil {
+			return 0, err
+		}
 	}
 	if r.maxSize > 0 && r.size > 0 && r.size+int64(len(p)) > r.maxSize {
 		if err := r.rotate(); err != nil {
@@ -102,6 +111,7 @@ func (r *RotatingFile) rotate() error {
 func (r *RotatingFile) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.closed = true
 	if r.f == nil {
 		return nil
 	}

@@ -36,17 +36,16 @@ func (f *routeFilter) Filter(ctx context.Context, call *gateway.Call, reply *gat
 			f.last.Store(ms)
 		}
 	}
-	now := f.m.opts.Now
 	// The ingress's receive time when it set one (it saves a clock read
 	// and counts the gateway's own time before the chain), unless a test
 	// clock is in use.
 	start := call.Start
 	if start.IsZero() || !f.m.realClock {
-		start = now()
+		start = f.m.now()
 	}
 	f.rs.inFlight.Add(1)
 	err := next.Invoke(ctx, call, reply)
-	end := now()
+	end := f.m.now()
 	f.rs.inFlight.Add(-1)
 	d := end.Sub(start)
 	code := codeOf(err)
@@ -88,11 +87,10 @@ func (f *endpointFilter) Filter(ctx context.Context, call *gateway.Call, reply *
 		es = f.m.endpoint(f.cluster, f.endpoint)
 		f.es.Store(es)
 	}
-	now := f.m.opts.Now
-	start := now()
+	start := f.m.now()
 	es.inFlight.Add(1)
 	err := next.Invoke(ctx, call, reply)
-	end := now()
+	end := f.m.now()
 	es.inFlight.Add(-1)
 	d := end.Sub(start)
 	es.counts[codeIndex(codeOf(err))].Add(1)

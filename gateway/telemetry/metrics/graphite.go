@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
@@ -58,8 +59,13 @@ type Graphite struct {
 
 	// The rest is owned by the reporting goroutine (or by a test calling
 	// report while none runs).
-	conn    net.Conn
+	conn net.Conn
+	// last is the last period reported of each window; from is the last
+	// period that had ended when the reporter started, where the windows
+	// it has not reported yet begin: a reporter that a reload restarts
+	// does not send again what its predecessor sent.
 	last    map[*stats.Window]stats.Period
+	from    stats.Period
 	buf     []byte
 	scratch stats.Summary
 	errs    errorLimiter
@@ -103,7 +109,8 @@ func (m *Metrics) newGraphite(o GraphiteOptions) (*Graphite, error) {
 		o.Logger = m.opts.Logger
 	}
 	return &Graphite{m: m, o: o, stop: make(chan struct{}), done: make(chan struct{}),
-		last: map[*stats.Window]stats.Period{}, errs: errorLimiter{every: time.Minute}}, nil
+		last: map[*stats.Window]stats.Period{}, from: stats.Period(m.opts.Now().Sub(m.base) / m.opts.Period),
+		errs: errorLimiter{every: time.Minute}}, nil
 }
 
 // Stop stops the reporter and closes its connection. The periods not
@@ -148,7 +155,10 @@ func (g *Graphite) report() error {
 	for _, rs := range g.m.routeStatsList() {
 		for _, ms := range rs.methodList() {
 			w := ms.window
-			prev := g.last[w]
+			prev, ok := g.last[w]
+			if !ok {
+				prev = g.from
+			}
 			p := w.Completed(prev, &g.scratch)
 			if p == prev {
 				continue
@@ -231,9 +241,9 @@ func (g *Graphite) send(b []byte) error {
 			if n > maxDatagram {
 				// Cut after the last whole line that fits (a single line
 				// longer than a datagram goes alone).
-				n = strings.LastIndexByte(string(b[:maxDatagram]), '\n') + 1
+				n = bytes.LastIndexByte(b[:maxDatagram], '\n') + 1
 				if n == 0 {
-					n = strings.IndexByte(string(b), '\n') + 1
+					n = bytes.IndexByte(b, '\n') + 1
 				}
 			}
 			_, err = g.conn.Write(b[:n])

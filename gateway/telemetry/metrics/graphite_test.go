@@ -153,6 +153,68 @@ func TestGraphiteLines(t *testing.T) {
 	}
 }
 
+// TestGraphiteRestartSendsNoPeriodTwice: a reporter started again (a
+// reload that changed the section) reports only the periods that end
+// after it started, not the window its predecessor already sent.
+func TestGraphiteRestartSendsNoPeriodTwice(t *testing.T) {
+	clk := newFakeClock()
+	m, _ := newTestMetrics(t, clk, Options{Window: time.Minute, Period: 5 * time.Second})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	lines := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			for _, l := range strings.Split(strings.TrimSuffix(string(buf[:n]), "\n"), "\n") {
+				lines <- l
+			}
+		}
+	}()
+	start := func() *Graphite {
+		g, err := m.newGraphite(GraphiteOptions{Address: pc.LocalAddr().String(), Protocol: "udp", Interval: 5 * time.Second, Prefix: "gw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(g.closeConn)
+		return g
+	}
+	chain := gateway.Chain(invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error { return nil }), m.RouteFilter("r", "http"))
+	first := start()
+	callN(chain, "S", "m", 10)
+	clk.advance(5 * time.Second)
+	if err := first.report(); err != nil {
+		t.Fatal(err)
+	}
+	end1 := strconv.FormatInt(clk.now().Unix(), 10)
+	if got := readLine(t, lines); got != "gw.S.m.qps 2 "+end1 {
+		t.Fatalf("first reporter: %q", got)
+	}
+	for range 3 { // avg_ms, success_rate, p999_ms
+		readLine(t, lines)
+	}
+	second := start() // within the same period: nothing new has ended
+	if err := second.report(); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(5 * time.Second)
+	if err := second.report(); err != nil {
+		t.Fatal(err)
+	}
+	// Loopback keeps one socket's datagrams in order: a period sent again
+	// would come first.
+	end2 := strconv.FormatInt(clk.now().Unix(), 10)
+	if got := readLine(t, lines); got != "gw.S.m.qps 0 "+end2 {
+		t.Fatalf("restarted reporter sent %q first, want only the new period's qps 0", got)
+	}
+}
+
 func readLine(t *testing.T, lines chan string) string {
 	t.Helper()
 	select {

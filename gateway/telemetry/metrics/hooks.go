@@ -3,20 +3,18 @@ package metrics
 import (
 	"github.com/meshgate/meshgate/translate"
 
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 )
 
-// The hooks are process-wide: the packages that report breaker states and
-// registry events (filters, discovery) do not see the Metrics the
-// assembly built, and every Metrics of the process exports them.
+// The registry events are process-wide: the discovery packages that
+// report them do not see the Metrics the assembly built, and every
+// Metrics of the process exports them.
 var hooks = struct {
-	mu       sync.Mutex
-	breakers map[string]*breakerReg
-	events   map[eventKey]*atomic.Uint64
-}{breakers: map[string]*breakerReg{}, events: map[eventKey]*atomic.Uint64{}}
+	mu     sync.Mutex
+	events map[eventKey]*atomic.Uint64
+}{events: map[eventKey]*atomic.Uint64{}}
 
 // Breaker states as meshgate_breaker_state reports them.
 const (
@@ -24,31 +22,6 @@ const (
 	BreakerOpen     = 1
 	BreakerHalfOpen = 2
 )
-
-type breakerReg struct{ state func() int }
-
-// RegisterBreaker makes meshgate_breaker_state{scope} report state()
-// (BreakerClosed, BreakerOpen or BreakerHalfOpen) at every collection.
-// scope names the breaker ("route NAME", "cluster NAME", "endpoint
-// CLUSTER ADDR": a configured, bounded set). Registering a scope again
-// replaces the previous function (the breaker of a new configuration
-// generation replaces the old one's); unregister removes it unless it was
-// replaced since. state must be cheap and safe for concurrent use; it is
-// called with a process-wide lock held and must not call back into this
-// package.
-func RegisterBreaker(scope string, state func() int) (unregister func()) {
-	r := &breakerReg{state: state}
-	hooks.mu.Lock()
-	hooks.breakers[scope] = r
-	hooks.mu.Unlock()
-	return func() {
-		hooks.mu.Lock()
-		if hooks.breakers[scope] == r {
-			delete(hooks.breakers, scope)
-		}
-		hooks.mu.Unlock()
-	}
-}
 
 type eventKey struct{ registry, event string }
 
@@ -84,20 +57,6 @@ func RegistryEvent(registry, event string) {
 	c.Add(1)
 }
 
-// breakerStates returns the registered breakers' states by scope, sorted.
-func breakerStates(f func(scope string, state int)) {
-	hooks.mu.Lock()
-	defer hooks.mu.Unlock()
-	scopes := make([]string, 0, len(hooks.breakers))
-	for s := range hooks.breakers {
-		scopes = append(scopes, s)
-	}
-	sort.Strings(scopes)
-	for _, s := range scopes {
-		f(s, hooks.breakers[s].state())
-	}
-}
-
 // registryEvents calls f for every counted registry event.
 func registryEvents(f func(registry, event string, n uint64)) {
 	hooks.mu.Lock()
@@ -108,14 +67,16 @@ func registryEvents(f func(registry, event string, n uint64)) {
 }
 
 // BreakerSource reports breaker states at collection time: it calls
-// report once per breaker.
+// report once per breaker, with its scope ("route NAME", "cluster NAME",
+// "cluster NAME endpoint ADDR": a configured, bounded set) and its state
+// (BreakerClosed, BreakerOpen or BreakerHalfOpen).
 type BreakerSource func(report func(scope string, state int))
 
-// SetBreakerSource makes meshgate_breaker_state also report what src
-// reports at each collection: the assembly reads the per-endpoint
-// breakers of its clusters this way, so that breakers that come and go
-// with endpoints need no registration. src must be cheap, safe for
-// concurrent use, and must not call back into this package.
+// SetBreakerSource makes meshgate_breaker_state report what src reports
+// at each collection: the assembly reads the breakers of the generation
+// in force this way, so that breakers that come and go with endpoints and
+// reloads need no registration. src must be cheap, safe for concurrent
+// use, and must not call back into this package.
 func (m *Metrics) SetBreakerSource(src BreakerSource) { m.breakerSrc.Store(&src) }
 
 // ErrorSource reports, at collection time, how many requests each

@@ -308,6 +308,22 @@ func (m *Metrics) endpointStatsList() []*endpointStats {
 	return list
 }
 
+// now is the filters' clock: opts.Now, or with the real clock the
+// windows' base plus the monotonic time since it. That is one clock read
+// where time.Now makes two (wall and monotonic clock, two vDSO calls on
+// linux): the filters read the clock three times per call (route end,
+// attempt start and end), and the reads were most of their cost. The
+// result carries a monotonic reading, so durations against it and
+// Call.Start, and the windows' period arithmetic, use the monotonic clock
+// as before; its wall reading may drift from the system's (never
+// exported).
+func (m *Metrics) now() time.Time {
+	if m.realClock {
+		return m.base.Add(time.Since(m.base))
+	}
+	return m.opts.Now()
+}
+
 // newWindow returns a window of the configured span and period, aligned
 // on the others.
 func (m *Metrics) newWindow() *stats.Window {

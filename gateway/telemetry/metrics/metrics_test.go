@@ -307,9 +307,9 @@ func TestMethodBound(t *testing.T) {
 }
 
 func TestHooks(t *testing.T) {
-	_, r := newTestMetrics(t, nil, Options{})
+	m, r := newTestMetrics(t, nil, Options{})
 	state := atomic.Int64{}
-	unregister := RegisterBreaker("route hooks-test", func() int { return int(state.Load()) })
+	m.SetBreakerSource(func(report func(string, int)) { report("route hooks-test", int(state.Load())) })
 	state.Store(BreakerOpen)
 	// The counters are process-wide: a registry name of this run's own.
 	reg := "zk-" + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -322,15 +322,14 @@ func TestHooks(t *testing.T) {
 	if got := intPoints(t, data, "meshgate.registry.events")["event=notify,registry="+reg]; got != 2 {
 		t.Errorf("registry events %d, want 2", got)
 	}
-	// A replaced registration survives the old one's unregister.
-	unregister2 := RegisterBreaker("route hooks-test", func() int { return BreakerHalfOpen })
-	unregister()
+	// The source is read at each collection.
+	state.Store(BreakerHalfOpen)
 	if got, ok := intPoints(t, collected(t, r), "meshgate.breaker.state")["scope=route hooks-test"]; !ok || got != BreakerHalfOpen {
-		t.Errorf("after replacing: %d %v", got, ok)
+		t.Errorf("after a change: %d %v", got, ok)
 	}
-	unregister2()
+	m.SetBreakerSource(func(func(string, int)) {})
 	if _, ok := intPoints(t, collected(t, r), "meshgate.breaker.state")["scope=route hooks-test"]; ok {
-		t.Errorf("breaker still reported after unregister")
+		t.Errorf("breaker still reported after its source stopped reporting it")
 	}
 }
 
@@ -342,7 +341,7 @@ func TestPrometheusText(t *testing.T) {
 	chain.Invoke(context.Background(), &gateway.Call{Service: "UserService", Method: "Get"}, &gateway.Reply{})
 	ep := gateway.Chain(invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error { return nil }), m.EndpointFilter("c", "127.0.0.1:1"))
 	ep.Invoke(context.Background(), &gateway.Call{}, &gateway.Reply{})
-	defer RegisterBreaker("route users", func() int { return BreakerOpen })()
+	m.SetBreakerSource(func(report func(string, int)) { report("route users", BreakerOpen) })
 	RegistryEvent("zk-text", "notify")
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()

@@ -68,7 +68,6 @@ func (m *Metrics) observe(o *observers, ob metric.Observer) {
 	breaker := func(scope string, state int) {
 		ob.ObserveInt64(o.breaker, int64(state), metric.WithAttributes(attribute.String("scope", scope)))
 	}
-	breakerStates(breaker)
 	if src := m.breakerSrc.Load(); src != nil {
 		(*src)(breaker)
 	}

@@ -181,13 +181,8 @@ func (m *Metrics) endpoint(cluster, endpoint string) *endpointStats {
 // restart from zero, which Prometheus reads as a counter reset).
 func (m *Metrics) pruneEndpoints() {
 	now := m.opts.Now()
-	var sum stats.Summary
 	for _, es := range m.endpointStatsList() {
-		if es.inFlight.Load() != 0 || now.Sub(es.created) < 2*m.opts.Window {
-			continue
-		}
-		es.window.SnapshotTo(&sum)
-		if sum.Count != 0 {
+		if es.inFlight.Load() != 0 || now.Sub(es.created) < 2*m.opts.Window || es.window.Count() != 0 {
 			continue
 		}
 		m.mu.Lock()

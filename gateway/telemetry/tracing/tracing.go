@@ -42,16 +42,28 @@ type Options struct {
 
 // Tracer creates the tracing filters. It is process-wide: it outlives
 // configuration generations, whose filters it builds again at each reload.
+// Tracers that WithSampleRatio derives share its span processor (and
+// exporter) and what it knows of clusters.
 type Tracer struct {
-	tp      *sdktrace.TracerProvider
-	tr      trace.Tracer
-	sampler *ratioSampler
+	*shared
+	tr trace.Tracer
+}
+
+// shared is what a Tracer and those derived from it have in common.
+type shared struct {
+	res  *resource.Resource
+	proc sdktrace.SpanProcessor // nil: spans go nowhere
+	// tp is the first provider: it owns proc (Shutdown, ForceFlush).
+	tp *sdktrace.TracerProvider
 
 	mu sync.Mutex
 	// perAttempt records the clusters that have endpoint-scope filters:
 	// their attempts carry their own span context, and the route filter
 	// need not inject its own (see routeFilter).
 	perAttempt map[string]*atomic.Bool
+	// byRatio are the tracers of each sample ratio asked for (a few: one
+	// per ratio configured during the process's life).
+	byRatio map[float64]*Tracer
 }
 
 // New returns a Tracer exporting through o.Exporter (or o.Processor).
@@ -62,62 +74,63 @@ func New(o Options) *Tracer {
 	if o.QueueSize <= 0 {
 		o.QueueSize = 2048
 	}
-	s := &ratioSampler{}
-	s.set(o.SampleRatio)
-	opts := []sdktrace.TracerProviderOption{
-		sdktrace.WithSampler(s),
-		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", o.ServiceName))),
+	s := &shared{res: resource.NewSchemaless(attribute.String("service.name", o.ServiceName)),
+		proc: o.Processor, perAttempt: map[string]*atomic.Bool{}, byRatio: map[float64]*Tracer{}}
+	if s.proc == nil && o.Exporter != nil {
+		s.proc = sdktrace.NewBatchSpanProcessor(o.Exporter, sdktrace.WithMaxQueueSize(o.QueueSize))
 	}
-	switch {
-	case o.Processor != nil:
-		opts = append(opts, sdktrace.WithSpanProcessor(o.Processor))
-	case o.Exporter != nil:
-		opts = append(opts, sdktrace.WithBatcher(o.Exporter, sdktrace.WithMaxQueueSize(o.QueueSize)))
-	}
-	tp := sdktrace.NewTracerProvider(opts...)
-	return &Tracer{tp: tp, tr: tp.Tracer("github.com/meshgate/meshgate"), sampler: s,
-		perAttempt: map[string]*atomic.Bool{}}
+	return s.tracer(o.SampleRatio)
 }
 
-// SetSampleRatio changes the ratio of new traces sampled, for the requests
-// that follow (a reload).
-func (t *Tracer) SetSampleRatio(r float64) { t.sampler.set(r) }
+// tracer returns the Tracer that samples new traces at ratio, creating it
+// (a provider of its own, on the shared processor) the first time.
+func (s *shared) tracer(ratio float64) *Tracer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.byRatio[ratio]; t != nil {
+		return t
+	}
+	opts := []sdktrace.TracerProviderOption{
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
+		sdktrace.WithResource(s.res),
+	}
+	if s.proc != nil {
+		opts = append(opts, sdktrace.WithSpanProcessor(s.proc))
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	if s.tp == nil {
+		s.tp = tp
+	}
+	t := &Tracer{shared: s, tr: tp.Tracer("github.com/meshgate/meshgate")}
+	s.byRatio[ratio] = t
+	return t
+}
+
+// WithSampleRatio returns a Tracer like t whose filters sample new traces
+// at ratio r (a request that carries a trace context still follows its
+// sampled flag). The assembly builds each configuration generation's
+// filters from the Tracer of that generation's ratio, so a reload changes
+// the ratio of the new generation's requests only, and a reload that
+// fails changes nothing.
+func (t *Tracer) WithSampleRatio(r float64) *Tracer { return t.tracer(r) }
 
 // Shutdown flushes the spans not yet exported and stops the exporter,
-// within ctx.
+// within ctx. Every Tracer derived from the same New stops with it.
 func (t *Tracer) Shutdown(ctx context.Context) error { return t.tp.Shutdown(ctx) }
 
 // ForceFlush exports the spans ended so far, within ctx.
 func (t *Tracer) ForceFlush(ctx context.Context) error { return t.tp.ForceFlush(ctx) }
 
-func (t *Tracer) clusterFlag(cluster string) *atomic.Bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f := t.perAttempt[cluster]
+func (s *shared) clusterFlag(cluster string) *atomic.Bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.perAttempt[cluster]
 	if f == nil {
 		f = new(atomic.Bool)
-		t.perAttempt[cluster] = f
+		s.perAttempt[cluster] = f
 	}
 	return f
 }
-
-// ratioSampler is parent-based sampling with a trace-id ratio for roots,
-// its ratio changeable at run time.
-type ratioSampler struct {
-	cur atomic.Pointer[samplerBox]
-}
-
-type samplerBox struct{ s sdktrace.Sampler }
-
-func (r *ratioSampler) set(ratio float64) {
-	r.cur.Store(&samplerBox{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))})
-}
-
-func (r *ratioSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	return r.cur.Load().s.ShouldSample(p)
-}
-
-func (r *ratioSampler) Description() string { return r.cur.Load().s.Description() }
 
 // Propagator is the W3C trace-context propagator the filters read
 // incoming context with.

@@ -288,14 +288,25 @@ func TestSampling(t *testing.T) {
 			}
 		})
 	}
+	// A derived tracer's filters sample at its ratio; those built before
+	// keep theirs (a reload's new generation against the old one).
 	tr, rec := newTracer(0)
 	defer tr.Shutdown(context.Background())
-	tr.SetSampleRatio(1)
-	if err := gateway.Chain(&terminal{}, tr.RouteFilter("r", "c")).Invoke(context.Background(), &gateway.Call{}, &gateway.Reply{}); err != nil {
-		t.Fatal(err)
+	old := gateway.Chain(&terminal{}, tr.RouteFilter("r", "c"))
+	all := gateway.Chain(&terminal{}, tr.WithSampleRatio(1).RouteFilter("r", "c"))
+	for i := 0; i < 10; i++ {
+		for _, inv := range []gateway.Invoker{old, all} {
+			if err := inv.Invoke(context.Background(), &gateway.Call{}, &gateway.Reply{}); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if len(rec.Ended()) != 1 {
-		t.Fatal("SetSampleRatio(1) not applied")
+	if n := len(rec.Ended()); n != 10 {
+		t.Fatalf("%d spans recorded, want the 10 of the ratio-1 filter", n)
+	}
+	one, again := tr.WithSampleRatio(1), tr.WithSampleRatio(1)
+	if one != again || tr.WithSampleRatio(0) != tr {
+		t.Error("tracers of one ratio are not shared")
 	}
 }
 

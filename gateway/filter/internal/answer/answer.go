@@ -4,7 +4,6 @@
 package answer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -156,7 +155,7 @@ func appendJSON(dst []byte, n *yaml.Node, depth int) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k.Value)
+			dst = translate.AppendJSONString(dst, k.Value)
 			dst = append(dst, ':')
 			var err error
 			if dst, err = appendJSON(dst, n.Content[i+1], depth+1); err != nil {
@@ -215,7 +214,7 @@ func appendScalarJSON(dst []byte, n *yaml.Node) ([]byte, error) {
 		}
 		return appendFloat(dst, f, n.Value)
 	}
-	return appendJSONString(dst, n.Value), nil
+	return translate.AppendJSONString(dst, n.Value), nil
 }
 
 func appendFloat(dst []byte, f float64, text string) ([]byte, error) {
@@ -227,9 +226,4 @@ func appendFloat(dst []byte, f float64, text string) ([]byte, error) {
 		s += ".0" // stays a float64 when the kind is inferred
 	}
 	return append(dst, s...), nil
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s) // a string always marshals
-	return append(dst, b...)
 }
