@@ -1,18 +1,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshgate/meshgate/internal/testproc"
 )
 
 // TestStatusTraffic: GET /status shows the last minute's numbers per
@@ -99,29 +98,9 @@ scrape_configs:
     metrics_path: /metrics
     static_configs: [{targets: [%q]}]
 `, adminHost))
-	promAddr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, prom, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+	promAddr := testproc.FreeAddr(t)
+	p := testproc.Start(t, "prometheus", prom, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr, "--log.level=warn")
-	out, err := os.Create(filepath.Join(dir, "prometheus.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cancel()
-		<-exited
-		out.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "prometheus.out"))
-			t.Logf("prometheus output:\n%s", b)
-		}
-	}()
 	c := &http.Client{Timeout: 5 * time.Second}
 	defer c.CloseIdleConnections()
 	query := func(q string) (string, bool) {
@@ -154,13 +133,8 @@ scrape_configs:
 	}
 	for _, s := range series {
 		var got string
-		waitUntil(t, 60*time.Second, "Prometheus to return "+s.query, func() bool {
-			select {
-			case err := <-exited:
-				exited <- err
-				t.Fatalf("prometheus exited: %v", err)
-			default:
-			}
+		testproc.WaitFor(t, 60*time.Second, "Prometheus to return "+s.query, func() bool {
+			p.FatalIfExited()
 			v, ok := query(s.query)
 			got = v
 			return ok && v == s.want
@@ -168,31 +142,5 @@ scrape_configs:
 		if got != s.want {
 			t.Errorf("%s = %s, want %s", s.query, got, s.want)
 		}
-	}
-}
-
-// freeAddr returns a 127.0.0.1 address free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// waitUntil polls an external process (Prometheus scraping) until cond
-// holds or timeout passes.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	delay := 50 * time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(delay) // polling an external process, not synchronising goroutines
-		delay = min(2*delay, 500*time.Millisecond)
 	}
 }

@@ -71,6 +71,10 @@ func assembler(pkg string) bool {
 	return strings.HasPrefix(pkg, module+"/cmd/") || pkg == module+"/gateway/assembly"
 }
 
+// testregistry allows internal/testregistry, itself test support (only
+// _test.go files import it), to build on internal/testproc.
+func testregistry(pkg string) bool { return pkg == module+"/internal/testregistry" }
+
 func TestDependencyRules(t *testing.T) {
 	rules := []struct {
 		from, to string // package prefixes
@@ -85,6 +89,7 @@ func TestDependencyRules(t *testing.T) {
 		{module + "/descriptors", module + "/gateway", nil, "descriptors never imports gateway"},
 		{"", module + "/internal/testgrpc", nil, "internal/testgrpc is test support: only _test.go files may import it"},
 		{"", module + "/internal/testregistry", nil, "internal/testregistry is test support: only _test.go files may import it"},
+		{"", module + "/internal/testproc", testregistry, "internal/testproc is test support: only _test.go files and internal/testregistry (itself test support) may import it"},
 		{"", module + "/gateway/filter/internal/filtertest", nil, "filtertest is test support: only _test.go files may import it"},
 		{module + "/gateway/filter/", module + "/gateway/ingress", nil, "filters never import ingresses"},
 		{module + "/gateway/filter/", module + "/gateway/upstream", nil, "filters never import upstreams"},

@@ -20,24 +20,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meshgate/meshgate/internal/testproc"
 )
 
 // StartTimeout bounds a server's start.
 var StartTimeout = 60 * time.Second
-
-// FreePort returns a loopback port free at the time of the call.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // Server is a registry server process.
 type Server struct {
@@ -49,9 +39,7 @@ type Server struct {
 	Addr string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
+	proc *testproc.Proc // nil while stopped
 }
 
 // zkClasspath returns the jars ZooKeeperServerMain needs, or "" when
@@ -82,7 +70,7 @@ func ZooKeeper(t testing.TB) *Server {
 	if cp == "" || err != nil {
 		t.Skip("ZooKeeper not installed (apt-get install zookeeper): /usr/share/java/zookeeper.jar and java are needed")
 	}
-	port := FreePort(t)
+	port := testproc.FreePort(t)
 	dir := t.TempDir()
 	s := &Server{t: t, name: "zookeeper", Addr: "127.0.0.1:" + strconv.Itoa(port),
 		args: []string{java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
@@ -102,7 +90,7 @@ func Etcd(t testing.TB) *Server {
 	if err != nil {
 		t.Skip("etcd not installed (apt-get install etcd-server)")
 	}
-	port, peer := FreePort(t), FreePort(t)
+	port, peer := testproc.FreePort(t), testproc.FreePort(t)
 	dir := t.TempDir()
 	client := "http://127.0.0.1:" + strconv.Itoa(port)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(peer)
@@ -117,44 +105,37 @@ func Etcd(t testing.TB) *Server {
 }
 
 // Start starts the server (again, after Stop) and waits until it accepts
-// connections on Addr.
+// connections on Addr. The process is testproc's: its output is logged
+// when the test failed.
 func (s *Server) Start() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return
 	}
-	logf, err := os.CreateTemp(s.t.TempDir(), s.name+"-*.log")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	cmd := exec.Command(s.args[0], s.args[1:]...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		s.t.Fatalf("%s: %v", s.name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	s.cmd, s.done, s.log = cmd, done, logf
-	deadline := time.Now().Add(StartTimeout)
-	for delay := 20 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
+	// Spawn: the cleanup ZooKeeper and Etcd registered stops the process,
+	// also one started again, after the clients registered later close.
+	p := testproc.Spawn(s.t, s.name, exec.Command(s.args[0], s.args[1:]...))
+	serving := false
+	defer func() { // a start that failed the test leaves nothing running
+		if !serving {
+			p.Stop()
+		}
+	}()
+	testproc.WaitFor(s.t, StartTimeout, s.String()+" to serve", func() bool {
 		if s.ready() {
-			return
+			return true
 		}
 		select {
-		case <-done:
-			s.cmd = nil
-			s.t.Fatalf("%s exited at start:\n%s", s.name, tail(logf.Name()))
+		case <-p.Exited():
+			s.t.Fatalf("%s exited at start:\n%s", s.name, p.Tail(4000))
 		default:
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s not serving on %s after %v:\n%s", s.name, s.Addr, StartTimeout, tail(logf.Name()))
-		}
-		time.Sleep(delay) // polling an external process's readiness, not synchronising goroutines
-	}
+		return false
+	})
+	serving = true
+	s.proc = p
 }
 
 // ready reports whether the server answers: ZooKeeper's "ruok" (imok),
@@ -180,21 +161,11 @@ func (s *Server) ready() bool {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	<-s.done
-	s.log.Close()
-	s.cmd = nil
-}
-
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
+	s.proc.Stop()
+	s.proc = nil
 }
 
 // Proxy forwards TCP connections from its own loopback address to a

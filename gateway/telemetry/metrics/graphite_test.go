@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/internal/testproc"
 )
 
 // callN sends n calls of service/method through chain, each taking took
@@ -305,7 +306,7 @@ func TestCarbonCache(t *testing.T) {
 		t.Skip("whisper-fetch not installed (Debian package python3-whisper): skipping the real carbon test")
 	}
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	for _, d := range []string{"storage/whisper", "log", "run", "conf", "lists"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -335,39 +336,14 @@ LOG_UPDATES = False
 LOG_CREATES = True
 WHISPER_AUTOFLUSH = True
 ENABLE_TAGS = False
-`, dir, port, freePort(t), freePort(t))
-	writeTestFile(t, filepath.Join(dir, "conf", "carbon.conf"), conf)
-	writeTestFile(t, filepath.Join(dir, "conf", "storage-schemas.conf"), "[all]\npattern = .*\nretentions = 1s:1h\n")
-	writeTestFile(t, filepath.Join(dir, "conf", "storage-aggregation.conf"), "[all]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n")
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, carbon, "--config="+filepath.Join(dir, "conf", "carbon.conf"), "--debug", "start")
-	logf, err := os.Create(filepath.Join(dir, "carbon.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cancel()
-		<-exited
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "carbon.out"))
-			t.Logf("carbon-cache output:\n%s", b)
-		}
-	}()
+`, dir, port, testproc.FreePort(t), testproc.FreePort(t))
+	testproc.WriteFile(t, filepath.Join(dir, "conf", "carbon.conf"), conf)
+	testproc.WriteFile(t, filepath.Join(dir, "conf", "storage-schemas.conf"), "[all]\npattern = .*\nretentions = 1s:1h\n")
+	testproc.WriteFile(t, filepath.Join(dir, "conf", "storage-aggregation.conf"), "[all]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n")
+	p := testproc.Start(t, "carbon-cache", carbon, "--config="+filepath.Join(dir, "conf", "carbon.conf"), "--debug", "start")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitFor(t, 30*time.Second, "carbon-cache listening on "+addr, func() bool {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("carbon-cache exited: %v", err)
-		default:
-		}
+	testproc.WaitFor(t, 30*time.Second, "carbon-cache listening on "+addr, func() bool {
+		p.FatalIfExited()
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
@@ -399,7 +375,7 @@ ENABLE_TAGS = False
 	// The calls may straddle a period boundary: the qps points (one per 1s
 	// period) add up to the 50 calls.
 	var qps, success []float64
-	waitFor(t, 30*time.Second, "whisper files with the reported values", func() bool {
+	testproc.WaitFor(t, 30*time.Second, "whisper files with the reported values", func() bool {
 		qps = fetchValues(t, fetch, filepath.Join(node, "qps.wsp"))
 		success = fetchValues(t, fetch, filepath.Join(node, "success_rate.wsp"))
 		return sum(qps) >= 50 && len(success) > 0
@@ -454,37 +430,4 @@ func fetchValues(t *testing.T, fetch, path string) []float64 {
 		}
 	}
 	return vs
-}
-
-func writeTestFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// freePort returns a TCP port free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitFor polls an external condition (a process starting, a file being
-// written) until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	delay := 10 * time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(delay) // polling an external process, not synchronising goroutines
-		delay = min(2*delay, 200*time.Millisecond)
-	}
 }
