@@ -2,10 +2,8 @@ package mock
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,25 +17,14 @@ func spec(src string) gateway.FilterSpec {
 	return gateway.FilterSpec{Name: "mock", Scope: "route users", Route: "users", Cluster: "users", Decode: filtertest.Decode(src), Env: gateway.NewFilterEnv()}
 }
 
-// upstream is an in-process invoker that answers "upstream" and counts
-// its calls.
-type upstream struct{ calls atomic.Int64 }
 
-var upstreamValue = motan2.String("upstream")
-
-func (u *upstream) Invoke(_ context.Context, _ *gateway.Call, reply *gateway.Reply) error {
-	u.calls.Add(1)
-	reply.Value = upstreamValue
-	return nil
-}
-
-func build(t *testing.T, src string) (gateway.Invoker, *upstream) {
+func build(t *testing.T, src string) (gateway.Invoker, *filtertest.Upstream) {
 	t.Helper()
 	f, err := gateway.NewFilter(spec(src))
 	if err != nil {
 		t.Fatalf("options %q: %v", src, err)
 	}
-	up := new(upstream)
+	up := new(filtertest.Upstream)
 	return gateway.Chain(up, f), up
 }
 
@@ -69,28 +56,6 @@ func TestOptionsErrors(t *testing.T) {
 	}
 }
 
-type callKind int
-
-const (
-	simple callKind = iota
-	payload
-	frame
-)
-
-func (k callKind) String() string { return [...]string{"simple", "payload", "frame"}[k] }
-
-func newCall(k callKind, method string) *gateway.Call {
-	c := &gateway.Call{Service: "users.UserService", Method: method}
-	switch k {
-	case simple:
-		c.Args = []motan2.Value{motan2.Int64(7)}
-	case payload:
-		c.Payload = []byte{}
-	case frame:
-		c.Frame = &motan2.Frame{}
-	}
-	return c
-}
 
 const answers = `
 methods:
@@ -103,7 +68,7 @@ func TestAnswers(t *testing.T) {
 	withDefault := answers + "default: {error: {code: UNIMPLEMENTED, message: not mocked}}\n"
 	for _, tc := range []struct {
 		name, src string
-		kind      callKind
+		kind      filtertest.CallKind
 		method    string
 		want      motan2.Value // when message is empty
 		code      translate.Code
@@ -114,45 +79,33 @@ func TestAnswers(t *testing.T) {
 		{name: "value", src: answers, method: "getUser",
 			want: motan2.Map(motan2.String("id"), motan2.Int64(1), motan2.String("name"), motan2.String("alice"))},
 		{name: "error", src: answers, method: "deleteUser", code: translate.PermissionDenied, status: 403, message: "read only"},
-		{name: "error, payload", src: answers, kind: payload, method: "deleteUser", code: translate.PermissionDenied, status: 403, message: "read only"},
+		{name: "error, payload", src: answers, kind: filtertest.Payload, method: "deleteUser", code: translate.PermissionDenied, status: 403, message: "read only"},
 		{name: "typed value", src: answers, method: "count", want: motan2.Int32(3)},
-		{name: "value and error, payload", src: answers, kind: payload, method: "count",
+		{name: "value and error, payload", src: answers, kind: filtertest.Payload, method: "count",
 			code: translate.Unavailable, status: 502, message: "mocked by route users"},
-		{name: "value and error, frame", src: answers, kind: frame, method: "count",
+		{name: "value and error, frame", src: answers, kind: filtertest.Frame, method: "count",
 			code: translate.Unavailable, status: 502, message: "mocked by route users"},
-		{name: "value only, payload", src: answers, kind: payload, method: "getUser", code: translate.Unimplemented, status: 501,
+		{name: "value only, payload", src: answers, kind: filtertest.Payload, method: "getUser", code: translate.Unimplemented, status: 501,
 			message: "route users: the mock of method getUser has only a value, which answers Simple calls only; a protobuf or Motan2 proxy call needs an error"},
-		{name: "value only, frame", src: answers, kind: frame, method: "getUser", code: translate.Unimplemented, status: 501,
+		{name: "value only, frame", src: answers, kind: filtertest.Frame, method: "getUser", code: translate.Unimplemented, status: 501,
 			message: "route users: the mock of method getUser has only a value, which answers Simple calls only; a protobuf or Motan2 proxy call needs an error"},
-		{name: "unlisted passes", src: answers, method: "listUsers", want: upstreamValue, upstream: true},
-		{name: "unlisted payload passes", src: answers, kind: payload, method: "listUsers", want: upstreamValue, upstream: true},
+		{name: "unlisted passes", src: answers, method: "listUsers", want: filtertest.UpstreamValue, upstream: true},
+		{name: "unlisted filtertest.Payload passes", src: answers, kind: filtertest.Payload, method: "listUsers", want: filtertest.UpstreamValue, upstream: true},
 		{name: "default", src: withDefault, method: "listUsers", code: translate.Unimplemented, status: 501, message: "not mocked"},
 		{name: "default, listed method", src: withDefault, method: "getUser",
 			want: motan2.Map(motan2.String("id"), motan2.Int64(1), motan2.String("name"), motan2.String("alice"))},
 		{name: "default only", src: `default: {value: [1, 2]}`, method: "anything", want: motan2.Array([]motan2.Value{motan2.Int64(1), motan2.Int64(2)})},
-		{name: "default value, frame", src: `default: {value: [1, 2]}`, kind: frame, method: "anything", code: translate.Unimplemented, status: 501,
+		{name: "default value, frame", src: `default: {value: [1, 2]}`, kind: filtertest.Frame, method: "anything", code: translate.Unimplemented, status: 501,
 			message: "route users: the mock of the default entry has only a value, which answers Simple calls only; a protobuf or Motan2 proxy call needs an error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inv, up := build(t, tc.src)
 			var reply gateway.Reply
-			err := inv.Invoke(context.Background(), newCall(tc.kind, tc.method), &reply)
-			if got := up.calls.Load() == 1; got != tc.upstream {
+			err := inv.Invoke(context.Background(), filtertest.NewCall(tc.kind, tc.method), &reply)
+			if got := up.Calls.Load() == 1; got != tc.upstream {
 				t.Errorf("upstream called: %v, want %v", got, tc.upstream)
 			}
-			if tc.message == "" {
-				if err != nil || !motan2.Equal(reply.Value, tc.want) {
-					t.Fatalf("%s call: %v %v, want %v", tc.kind, reply.Value, err, tc.want)
-				}
-				return
-			}
-			var e *translate.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("%s call: %v %v, want a *translate.Error", tc.kind, reply.Value, err)
-			}
-			if e.Code != tc.code || e.Status() != tc.status || e.Message != tc.message || !reply.Value.IsNull() {
-				t.Fatalf("%s call: %v (status %d), want %v %d %q", tc.kind, e, e.Status(), tc.code, tc.status, tc.message)
-			}
+			filtertest.CheckAnswer(t, tc.kind, &reply, err, filtertest.Answer{Value: tc.want, Code: tc.code, Status: tc.status, Message: tc.message})
 		})
 	}
 }
@@ -207,7 +160,7 @@ methods:
 				ctx, cancel = context.WithCancel(ctx)
 				go cancel() // before or during the wait: canceled either way
 			}
-			call := newCall(simple, tc.method)
+			call := filtertest.NewCall(filtertest.Simple, tc.method)
 			call.Timeout = tc.timeout
 			var reply gateway.Reply
 			start := time.Now()
@@ -243,7 +196,7 @@ func TestConcurrentCalls(t *testing.T) {
 			for i := 0; i < 50; i++ {
 				for _, m := range []string{"getUser", "deleteUser", "quick", "listUsers"} {
 					var reply gateway.Reply
-					err := inv.Invoke(context.Background(), newCall(simple, m), &reply)
+					err := inv.Invoke(context.Background(), filtertest.NewCall(filtertest.Simple, m), &reply)
 					if (err != nil) != (m == "deleteUser") {
 						errs <- err
 						return
@@ -257,7 +210,7 @@ func TestConcurrentCalls(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if n := up.calls.Load(); n != 8*50 {
+	if n := up.Calls.Load(); n != 8*50 {
 		t.Fatalf("%d upstream calls, want %d", n, 8*50)
 	}
 }
@@ -270,11 +223,11 @@ func TestAllocatesNothing(t *testing.T) {
 		call   *gateway.Call
 		failed bool
 	}{
-		{"pass-through", newCall(simple, "listUsers"), false},
-		{"pass-through payload", newCall(payload, "listUsers"), false},
-		{"value", newCall(simple, "getUser"), false},
-		{"error", newCall(simple, "deleteUser"), true},
-		{"value only, frame", newCall(frame, "getUser"), true},
+		{"pass-through", filtertest.NewCall(filtertest.Simple, "listUsers"), false},
+		{"pass-through payload", filtertest.NewCall(filtertest.Payload, "listUsers"), false},
+		{"value", filtertest.NewCall(filtertest.Simple, "getUser"), false},
+		{"error", filtertest.NewCall(filtertest.Simple, "deleteUser"), true},
+		{"value only, frame", filtertest.NewCall(filtertest.Frame, "getUser"), true},
 	} {
 		reply := &gateway.Reply{}
 		if n := testing.AllocsPerRun(200, func() {
@@ -292,10 +245,10 @@ func BenchmarkMock(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	inv := gateway.Chain(new(upstream), f)
+	inv := gateway.Chain(new(filtertest.Upstream), f)
 	for _, method := range []string{"listUsers", "getUser"} {
 		b.Run(method, func(b *testing.B) {
-			call, ctx := newCall(simple, method), context.Background()
+			call, ctx := filtertest.NewCall(filtertest.Simple, method), context.Background()
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				var reply gateway.Reply

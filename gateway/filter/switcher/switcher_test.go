@@ -2,7 +2,6 @@ package switcher
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,25 +17,14 @@ func spec(env *gateway.FilterEnv, src string) gateway.FilterSpec {
 	return gateway.FilterSpec{Name: "switcher", Scope: "route get-user", Route: "get-user", Cluster: "users", Decode: filtertest.Decode(src), Env: env}
 }
 
-// upstream is an in-process invoker that answers "upstream" and counts
-// its calls.
-type upstream struct{ calls atomic.Int64 }
 
-var upstreamValue = motan2.String("upstream")
-
-func (u *upstream) Invoke(_ context.Context, _ *gateway.Call, reply *gateway.Reply) error {
-	u.calls.Add(1)
-	reply.Value = upstreamValue
-	return nil
-}
-
-func build(t *testing.T, env *gateway.FilterEnv, src string) (gateway.Invoker, *upstream) {
+func build(t *testing.T, env *gateway.FilterEnv, src string) (gateway.Invoker, *filtertest.Upstream) {
 	t.Helper()
 	f, err := gateway.NewFilter(spec(env, src))
 	if err != nil {
 		t.Fatalf("options %q: %v", src, err)
 	}
-	up := new(upstream)
+	up := new(filtertest.Upstream)
 	return gateway.Chain(up, f), up
 }
 
@@ -82,33 +70,11 @@ func TestOptionsErrors(t *testing.T) {
 	}
 }
 
-type callKind int
-
-const (
-	simple callKind = iota
-	payload
-	frame
-)
-
-func (k callKind) String() string { return [...]string{"simple", "payload", "frame"}[k] }
-
-func newCall(k callKind, method string) *gateway.Call {
-	c := &gateway.Call{Service: "users.UserService", Method: method}
-	switch k {
-	case simple:
-		c.Args = []motan2.Value{motan2.Int64(7)}
-	case payload:
-		c.Payload = []byte{}
-	case frame:
-		c.Frame = &motan2.Frame{}
-	}
-	return c
-}
 
 func TestAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		name, src string
-		kind      callKind
+		kind      filtertest.CallKind
 		method    string
 		// want is the value answered, or "" when the call fails with
 		// code, status and message.
@@ -118,27 +84,27 @@ func TestAnswers(t *testing.T) {
 		message  string
 		upstream bool
 	}{
-		{name: "off passes", src: `switch: s`, want: upstreamValue, upstream: true},
+		{name: "off passes", src: `switch: s`, want: filtertest.UpstreamValue, upstream: true},
 		{name: "on, no reply", src: `{switch: s, on: true}`, code: translate.Unavailable, status: 503, message: "route get-user is degraded (switch s)"},
 		{name: "on, value", src: `{switch: s, on: true, reply: {value: {id: 0, name: anonymous}}}`,
 			want: motan2.Map(motan2.String("id"), motan2.Int64(0), motan2.String("name"), motan2.String("anonymous"))},
-		{name: "value, payload call", src: `{switch: s, on: true, reply: {value: 1}}`, kind: payload,
+		{name: "value, filtertest.Payload call", src: `{switch: s, on: true, reply: {value: 1}}`, kind: filtertest.Payload,
 			code: translate.Unavailable, status: 503, message: "route get-user is degraded (switch s)"},
-		{name: "value, frame call", src: `{switch: s, on: true, reply: {value: 1}}`, kind: frame,
+		{name: "value, filtertest.Frame call", src: `{switch: s, on: true, reply: {value: 1}}`, kind: filtertest.Frame,
 			code: translate.Unavailable, status: 503, message: "route get-user is degraded (switch s)"},
 		{name: "error", src: `{switch: s, on: true, reply: {error: {code: NOT_FOUND, message: no users today}}}`,
 			code: translate.NotFound, status: 404, message: "no users today"},
-		{name: "error, lower-case code, status", src: `{switch: s, on: true, reply: {error: {code: resource_exhausted, http_status: 503}}}`, kind: payload,
+		{name: "error, lower-case code, status", src: `{switch: s, on: true, reply: {error: {code: resource_exhausted, http_status: 503}}}`, kind: filtertest.Payload,
 			code: translate.ResourceExhausted, status: 503, message: "route get-user is degraded (switch s)"},
 		{name: "value and error, simple", src: `{switch: s, on: true, reply: {value: fallback, error: {code: FAILED_PRECONDITION, message: degraded}}}`,
 			want: motan2.String("fallback")},
-		{name: "value and error, frame", src: `{switch: s, on: true, reply: {value: fallback, error: {code: FAILED_PRECONDITION, message: degraded}}}`, kind: frame,
+		{name: "value and error, frame", src: `{switch: s, on: true, reply: {value: fallback, error: {code: FAILED_PRECONDITION, message: degraded}}}`, kind: filtertest.Frame,
 			code: translate.FailedPrecondition, status: 400, message: "degraded"},
 		{name: "when off, switch off", src: `{switch: s, when: off, reply: {value: 1}}`, want: motan2.Int64(1)},
-		{name: "when off, switch on", src: `{switch: s, on: true, when: off, reply: {value: 1}}`, want: upstreamValue, upstream: true},
+		{name: "when off, switch on", src: `{switch: s, on: true, when: off, reply: {value: 1}}`, want: filtertest.UpstreamValue, upstream: true},
 		{name: "listed method", src: `{switch: s, on: true, methods: [getUser, listUsers], reply: {value: 1}}`, method: "listUsers", want: motan2.Int64(1)},
-		{name: "unlisted method", src: `{switch: s, on: true, methods: [getUser], reply: {value: 1}}`, method: "deleteUser", want: upstreamValue, upstream: true},
-		{name: "unlisted method, payload", src: `{switch: s, on: true, methods: [getUser]}`, method: "deleteUser", kind: payload, want: upstreamValue, upstream: true},
+		{name: "unlisted method", src: `{switch: s, on: true, methods: [getUser], reply: {value: 1}}`, method: "deleteUser", want: filtertest.UpstreamValue, upstream: true},
+		{name: "unlisted method, payload", src: `{switch: s, on: true, methods: [getUser]}`, method: "deleteUser", kind: filtertest.Payload, want: filtertest.UpstreamValue, upstream: true},
 		{name: "typed value", src: `{switch: s, on: true, reply: {value: {a: 1}, type: string_map}}`,
 			want: motan2.StringMap([]motan2.StringPair{{Key: "a", Value: "1"}})},
 		{name: "null value", src: `{switch: s, on: true, reply: {value: null}}`, want: motan2.Null},
@@ -150,23 +116,11 @@ func TestAnswers(t *testing.T) {
 				method = "getUser"
 			}
 			var reply gateway.Reply
-			err := inv.Invoke(context.Background(), newCall(tc.kind, method), &reply)
-			if got := up.calls.Load() == 1; got != tc.upstream {
+			err := inv.Invoke(context.Background(), filtertest.NewCall(tc.kind, method), &reply)
+			if got := up.Calls.Load() == 1; got != tc.upstream {
 				t.Errorf("upstream called: %v, want %v", got, tc.upstream)
 			}
-			if tc.message == "" {
-				if err != nil || !motan2.Equal(reply.Value, tc.want) {
-					t.Fatalf("%s call: %v %v, want %v", tc.kind, reply.Value, err, tc.want)
-				}
-				return
-			}
-			var e *translate.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("%s call: %v %v, want a *translate.Error", tc.kind, reply.Value, err)
-			}
-			if e.Code != tc.code || e.Status() != tc.status || e.Message != tc.message || !reply.Value.IsNull() {
-				t.Fatalf("%s call: %v (status %d), want %v %d %q", tc.kind, e, e.Status(), tc.code, tc.status, tc.message)
-			}
+			filtertest.CheckAnswer(t, tc.kind, &reply, err, filtertest.Answer{Value: tc.want, Code: tc.code, Status: tc.status, Message: tc.message})
 		})
 	}
 }
@@ -229,11 +183,11 @@ func TestSwitchState(t *testing.T) {
 	}
 	for _, inv := range []gateway.Invoker{inv, reload} {
 		var reply gateway.Reply
-		if err := inv.Invoke(context.Background(), newCall(simple, "m"), &reply); err != nil || reply.Value.Str() != "degraded" {
+		if err := inv.Invoke(context.Background(), filtertest.NewCall(filtertest.Simple, "m"), &reply); err != nil || reply.Value.Str() != "degraded" {
 			t.Fatalf("after reload: %v %v", reply.Value, err)
 		}
 	}
-	if up.calls.Load() != 0 {
+	if up.Calls.Load() != 0 {
 		t.Fatal("upstream called while degraded")
 	}
 }
@@ -252,7 +206,7 @@ func TestFlipUnderConcurrentCalls(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			call := newCall(simple, "m")
+			call := filtertest.NewCall(filtertest.Simple, "m")
 			for !stop.Load() {
 				var reply gateway.Reply
 				err := inv.Invoke(context.Background(), call, &reply)
@@ -270,7 +224,7 @@ func TestFlipUnderConcurrentCalls(t *testing.T) {
 			want = "degraded"
 		}
 		var reply gateway.Reply
-		if err := inv.Invoke(context.Background(), newCall(simple, "m"), &reply); err != nil || reply.Value.Str() != want {
+		if err := inv.Invoke(context.Background(), filtertest.NewCall(filtertest.Simple, "m"), &reply); err != nil || reply.Value.Str() != want {
 			t.Fatalf("flip %d to %v: %v %v", i, on, reply.Value, err)
 		}
 	}
@@ -292,10 +246,10 @@ func TestAllocatesNothing(t *testing.T) {
 		call   *gateway.Call
 		failed bool
 	}{
-		{"pass-through, switch off", false, newCall(simple, "getUser"), false},
-		{"pass-through, method not listed", true, newCall(simple, "other"), false},
-		{"degraded value", true, newCall(simple, "getUser"), false},
-		{"degraded error", true, newCall(payload, "getUser"), true},
+		{"pass-through, switch off", false, filtertest.NewCall(filtertest.Simple, "getUser"), false},
+		{"pass-through, method not listed", true, filtertest.NewCall(filtertest.Simple, "other"), false},
+		{"degraded value", true, filtertest.NewCall(filtertest.Simple, "getUser"), false},
+		{"degraded error", true, filtertest.NewCall(filtertest.Payload, "getUser"), true},
 	} {
 		sw.Set(tc.on)
 		reply := &gateway.Reply{}
@@ -315,7 +269,7 @@ func BenchmarkSwitcher(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	inv := gateway.Chain(new(upstream), f)
+	inv := gateway.Chain(new(filtertest.Upstream), f)
 	for _, on := range []bool{false, true} {
 		name := "pass-through"
 		if on {
@@ -323,7 +277,7 @@ func BenchmarkSwitcher(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			env.Switches.Lookup("s").Set(on)
-			call, ctx := newCall(simple, "getUser"), context.Background()
+			call, ctx := filtertest.NewCall(filtertest.Simple, "getUser"), context.Background()
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				var reply gateway.Reply
