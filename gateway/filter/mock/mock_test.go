@@ -17,7 +17,6 @@ func spec(src string) gateway.FilterSpec {
 	return gateway.FilterSpec{Name: "mock", Scope: "route users", Route: "users", Cluster: "users", Decode: filtertest.Decode(src), Env: gateway.NewFilterEnv()}
 }
 
-
 func build(t *testing.T, src string) (gateway.Invoker, *filtertest.Upstream) {
 	t.Helper()
 	f, err := gateway.NewFilter(spec(src))
@@ -55,7 +54,6 @@ func TestOptionsErrors(t *testing.T) {
 		}
 	}
 }
-
 
 const answers = `
 methods:

@@ -17,7 +17,6 @@ func spec(env *gateway.FilterEnv, src string) gateway.FilterSpec {
 	return gateway.FilterSpec{Name: "switcher", Scope: "route get-user", Route: "get-user", Cluster: "users", Decode: filtertest.Decode(src), Env: env}
 }
 
-
 func build(t *testing.T, env *gateway.FilterEnv, src string) (gateway.Invoker, *filtertest.Upstream) {
 	t.Helper()
 	f, err := gateway.NewFilter(spec(env, src))
@@ -69,7 +68,6 @@ func TestOptionsErrors(t *testing.T) {
 		t.Errorf("rejected options declared their switch: %v", err)
 	}
 }
-
 
 func TestAnswers(t *testing.T) {
 	for _, tc := range []struct {
