@@ -16,6 +16,12 @@ type Endpoint struct {
 	Group string
 	// Labels are further registry attributes, read only.
 	Labels map[string]string
+	// Protocol is the protocol a registry entry declares (its URL's
+	// scheme: "motan2", "motan", "grpc", ...); "" for configured
+	// endpoints and entries that declare none (static registry nodes).
+	// Discovery gives a cluster only the entries of its own protocol
+	// (discovery.AcceptsProtocol); clusters do not read it.
+	Protocol string
 }
 
 // DefaultWeight is the weight of an endpoint that declares none.

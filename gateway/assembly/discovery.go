@@ -84,8 +84,10 @@ func (g *Gateway) subscribe(built *Built) {
 			g.log.Error("cluster cannot take endpoints from a registry", "cluster", cc.Name)
 			continue
 		}
+		// The cluster's protocol picks the entries it takes: motan2 (and
+		// motan) entries for a Motan2 cluster, grpc entries for a gRPC one.
 		if err := mgr.Subscribe(discovery.Subscription{Cluster: cc.Name, Registry: d.Registry, Service: d.Service,
-			Group: d.Group, Target: target, Gate: built.gates[cc.Name]}); err != nil {
+			Group: d.Group, Protocol: cc.Protocol, Target: target, Gate: built.gates[cc.Name]}); err != nil {
 			g.log.Error("cluster not subscribed", "cluster", cc.Name, "error", err)
 			continue
 		}

@@ -16,9 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/meshgate/meshgate/gateway/admin"
 	"github.com/meshgate/meshgate/gateway/assembly"
 	"github.com/meshgate/meshgate/gateway/config"
+	"github.com/meshgate/meshgate/internal/testgrpc"
 	"github.com/meshgate/meshgate/internal/testregistry"
 	"github.com/meshgate/meshgate/motan2"
 )
@@ -593,5 +598,160 @@ func TestCommandsAdminAPI(t *testing.T) {
 	var rr *assembly.RestartRequiredError
 	if err := gw.Reload(cfg2); !errors.As(err, &rr) || !strings.Contains(err.Error(), "registries changed") {
 		t.Fatalf("reload changing registries: %v", err)
+	}
+}
+
+// endpointsOf returns the sorted addresses of the named cluster.
+func endpointsOf(gw *assembly.Gateway, cluster string) string {
+	var out []string
+	for _, cl := range gw.Clusters().Clusters {
+		if cl.Name == cluster {
+			for _, ep := range cl.Endpoints {
+				out = append(out, ep.Address)
+			}
+		}
+	}
+	return sortedJoin(out...)
+}
+
+// deliveriesOf returns how many entry lists the registry delivered to
+// the named cluster's subscription.
+func deliveriesOf(gw *assembly.Gateway, cluster string) uint64 {
+	for _, st := range gw.Commands().Clusters {
+		if st.Cluster == cluster {
+			return st.Deliveries
+		}
+	}
+	return 0
+}
+
+// grpcEntry is a gRPC server's entry in the service and group the Motan2
+// backends register in.
+func grpcEntry(addr string) (path string, data []byte) {
+	return "/motan/yf/com.example.Users/server/" + addr, []byte("grpc://" + addr + "/com.example.Users?group=yf&nodeType=service")
+}
+
+const discoveryGRPCConfig = `
+grpc: {listen: "127.0.0.1:0"}
+motan2: {listen: "127.0.0.1:0"}
+registries:
+  - {name: zk, type: zookeeper, address: "%[1]s", session_timeout: 4s, timeout: 4s}
+schemas:
+  - {name: shop, protos: {import_paths: ["%[2]s"], files: [shop/v1/shop.proto]}}
+  - {name: remote, reflection: {cluster: lib, refresh: -1s}}
+clusters:
+  - {name: users, discovery: {registry: zk, service: com.example.Users, group: yf}}
+  - {name: lib, protocol: grpc, discovery: {registry: zk, service: com.example.Users, group: yf}}
+grpc_routes:
+  - {service: shop.v1.Library, schema: shop, target: {cluster: lib, timeout: 5s}}
+motan2_routes:
+  - {service: com.example.Users, target: {cluster: users, timeout: 2s}}
+`
+
+// A gRPC cluster takes the grpc entries of its service and group, a
+// Motan2 cluster subscribed to the same service and group its motan2
+// entries: each ignores the other's. gRPC calls reach the discovered
+// upstream, its reflection schema loads once it has endpoints, entries
+// added later arrive, and a list left with no grpc entry keeps the last
+// known endpoints.
+func TestDiscoveryGRPCCluster(t *testing.T) {
+	srv := testregistry.ZooKeeper(t)
+	z := zkDial(t, srv.Addr)
+	lib1, lib2 := testgrpc.Start(t), testgrpc.Start(t)
+	b1, b2 := startBackend(t), startBackend(t)
+	registerBackend(z, "yf", b1)
+	z.Put(grpcEntry(lib1.Addr()))
+
+	gw := startYAML(t, fmt.Sprintf(discoveryGRPCConfig, srv.Addr, protoDir(t)))
+	conn, err := grpc.NewClient(gw.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	mc := motan2.NewClient(gw.Motan2Addr().String(), motan2.WithLogger(quiet))
+	defer mc.Close()
+	ctx := context.Background()
+	m := &matrix{schema: shopSchema(t)}
+
+	// getBook calls the Library through the gateway and returns the
+	// server that answered.
+	getBook := func() (string, error) {
+		r := m.callBook(ctx, conn, "GetBook", "shelves/1/books/2")
+		if r.err != nil {
+			return "", r.err
+		}
+		if str(r.out, "title") != "Title of shelves/1/books/2" {
+			return "", fmt.Errorf("reply %v", r.out)
+		}
+		return strings.Join(r.trailer.Get(testgrpc.ServedByKey), ","), nil
+	}
+	// waitFor waits until both clusters list what they should, making
+	// calls in between (the updates land off the call path).
+	waitFor := func(lib, users string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for endpointsOf(gw, "lib") != lib || endpointsOf(gw, "users") != users {
+			if time.Now().After(deadline) {
+				t.Fatalf("endpoints lib %q users %q, want lib %q users %q",
+					endpointsOf(gw, "lib"), endpointsOf(gw, "users"), lib, users)
+			}
+			who(ctx, mc)
+		}
+	}
+	waitFor(lib1.Addr(), b1.addr)
+
+	if by, err := getBook(); err != nil || by != lib1.Addr() {
+		t.Fatalf("gRPC call: served by %q, error %v", by, err)
+	}
+	if addr, err := who(ctx, mc); err != nil || addr != b1.addr {
+		t.Fatalf("Motan2 call: %q %v", addr, err)
+	}
+	// The reflection schema could not load at the build (the cluster was
+	// empty until the registry answered); it loads now through the same
+	// cluster connection.
+	if err := gw.ReloadSchema("remote"); err != nil {
+		t.Fatalf("reflection schema of the discovered cluster: %v", err)
+	}
+
+	// Entries added later of either protocol reach their cluster only.
+	z.Put(grpcEntry(lib2.Addr()))
+	registerBackend(z, "yf", b2)
+	waitFor(sortedJoin(lib1.Addr(), lib2.Addr()), sortedJoin(b1.addr, b2.addr))
+	seen := map[string]bool{}
+	for range 20 {
+		by, err := getBook()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[by] = true
+	}
+	if !seen[lib1.Addr()] || !seen[lib2.Addr()] || len(seen) != 2 {
+		t.Errorf("gRPC calls served by %v, want both gRPC servers", seen)
+	}
+
+	// Every grpc entry gone, the motan2 ones left: to the gRPC cluster
+	// the list is empty, so its last known endpoints keep serving.
+	before := deliveriesOf(gw, "lib")
+	p1, _ := grpcEntry(lib1.Addr())
+	p2, _ := grpcEntry(lib2.Addr())
+	// One transaction: one delivery with neither entry.
+	if _, err := z.Conn.Multi(&zk.DeleteRequest{Path: p1, Version: -1}, &zk.DeleteRequest{Path: p2, Version: -1}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for deliveriesOf(gw, "lib") == before && endpointsOf(gw, "lib") == sortedJoin(lib1.Addr(), lib2.Addr()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the removals were not delivered: %d deliveries", deliveriesOf(gw, "lib"))
+		}
+		who(ctx, mc)
+	}
+	if got := endpointsOf(gw, "lib"); got != sortedJoin(lib1.Addr(), lib2.Addr()) {
+		t.Fatalf("a list without grpc entries changed the gRPC cluster: %q", got)
+	}
+	if _, err := getBook(); err != nil {
+		t.Fatalf("gRPC call after the grpc entries left: %v", err)
+	}
+	if got := endpointsOf(gw, "users"); got != sortedJoin(b1.addr, b2.addr) {
+		t.Errorf("Motan2 cluster %q", got)
 	}
 }

@@ -63,8 +63,10 @@ const (
 	RegistryEtcd      = "etcd"
 )
 
-// ClusterDiscovery makes a Motan2 cluster take its endpoints from a
-// registry instead of a fixed endpoint list.
+// ClusterDiscovery makes a cluster take its endpoints from a registry
+// instead of a fixed endpoint list: a motan2 cluster the service's motan2
+// (and motan) entries, a grpc cluster its grpc entries
+// (docs/discovery.md).
 type ClusterDiscovery struct {
 	// Registry names an entry of registries (required).
 	Registry string `yaml:"registry"`
@@ -210,9 +212,9 @@ func (c *Config) validateDiscovery(v *validator) {
 		if len(cl.Endpoints) > 0 {
 			v.addf(p("clusters", i, "endpoints"), "a cluster takes its endpoints from discovery or from endpoints, not both")
 		}
-		if cl.Protocol != ProtocolMotan2 {
-			v.addf(at(), "discovery serves Motan2 clusters; this cluster's protocol is %s", cl.Protocol)
-		}
+		// Both cluster protocols take discovery (motan2: motan2 and motan
+		// entries; grpc: grpc entries); an unknown protocol is reported
+		// with the cluster's protocol key.
 	}
 	if c.Motan2 == nil {
 		return

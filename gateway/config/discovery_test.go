@@ -93,11 +93,16 @@ http: {listen: "127.0.0.1:0"}
 registries: [{name: r, type: static}]
 motan2: {listen: "127.0.0.1:0", export: [{registry: r, service: "a/b", group: g, weight: -1, params: {"k&": v}}]}`,
 			"motan2.export[0]: group and service must not contain"},
-		{"grpc cluster", `
+		{"grpc cluster with endpoints too", `
 http: {listen: "127.0.0.1:0"}
 registries: [{name: r, type: static}]
-clusters: [{name: c, protocol: grpc, discovery: {registry: r, service: s, group: g}}]`,
-			"discovery serves Motan2 clusters"},
+clusters: [{name: c, protocol: grpc, endpoints: ["127.0.0.1:1"], discovery: {registry: r, service: s, group: g}}]`,
+			"clusters[0].endpoints: a cluster takes its endpoints from discovery or from endpoints, not both"},
+		{"unknown protocol with discovery", `
+http: {listen: "127.0.0.1:0"}
+registries: [{name: r, type: static}]
+clusters: [{name: c, protocol: http, discovery: {registry: r, service: s, group: g}}]`,
+			`clusters[0].protocol: unknown protocol "http"`},
 		{"local ip", `
 http: {listen: "127.0.0.1:0"}
 registries: [{name: r, type: static, local_ip: "host"}]`,
@@ -110,5 +115,22 @@ registries: [{name: r, type: static, local_ip: "host"}]`,
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A gRPC cluster may take its endpoints from a registry: it needs no
+// endpoints list and keeps its protocol.
+func TestDiscoveryGRPCCluster(t *testing.T) {
+	c, err := config.Parse("d.yaml", []byte(`
+http: {listen: "127.0.0.1:0"}
+registries: [{name: r, type: static}]
+clusters: [{name: lib, protocol: grpc, discovery: {registry: r, service: shop.v1.Library, group: g}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := c.Clusters[0]
+	if cl.Protocol != config.ProtocolGRPC || cl.Discovery == nil || cl.Discovery.Service != "shop.v1.Library" || len(cl.Endpoints) != 0 {
+		t.Fatalf("cluster %+v", cl)
 	}
 }

@@ -40,7 +40,8 @@ type Registry interface {
 	// WatchNodes calls fn with the available entries of service in group
 	// when they are first read and every time they change, until stop.
 	// Only successful reads are delivered, with the entries that parsed
-	// (malformed ones are logged and skipped); fn may receive an empty
+	// (malformed ones are logged and skipped), whatever their protocol
+	// (Endpoint.Protocol: the subscription filters); fn may receive an empty
 	// list (the caller decides what it means). Watching a service nobody
 	// registered yet is not an error: fn gets an empty list, then the
 	// entries once they appear.

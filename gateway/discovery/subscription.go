@@ -30,6 +30,11 @@ type Subscription struct {
 	Registry string
 	Service  string
 	Group    string
+	// Protocol is the cluster's protocol (config.Cluster.Protocol:
+	// "motan2", the default "" meaning it, or "grpc"). The cluster gets
+	// only the entries of that protocol (AcceptsProtocol); the others are
+	// logged once and skipped.
+	Protocol string
 	// Target receives the cluster's endpoint sets.
 	Target Target
 	// Gate, when set, is turned on and off by degrade commands.
@@ -93,6 +98,9 @@ type subscription struct {
 	sent       bool
 	stops      []func() // command watches
 	closed     bool
+
+	// skipped remembers the entries of another protocol already logged.
+	skipped BadEntries
 }
 
 type groupWatch struct {
@@ -114,6 +122,9 @@ func (m *Manager) Subscribe(sub Subscription) error {
 	if hr == nil {
 		return fmt.Errorf("cluster %s: no registry named %q", sub.Cluster, sub.Registry)
 	}
+	if err := checkClusterProtocol(sub.Cluster, sub.Protocol); err != nil {
+		return err
+	}
 	s := &subscription{m: m, cfg: sub, hr: hr, ready: make(chan struct{}),
 		groups: map[string]*groupWatch{}, commands: map[CommandKey]*commandState{}}
 	m.mu.Lock()
@@ -126,7 +137,7 @@ func (m *Manager) Subscribe(sub Subscription) error {
 	metrics.RegistryEvent(sub.Registry, "subscribe")
 
 	s.mu.Lock()
-	if lkg := m.hub.lastKnown(sub.Registry, sub.Group, sub.Service); len(lkg) > 0 {
+	if lkg := m.hub.lastKnown(sub.Registry, sub.Group, s.lkgService()); len(lkg) > 0 {
 		s.groups[sub.Group] = &groupWatch{eps: lkg}
 		s.recompute()
 	}
@@ -159,7 +170,7 @@ func (m *Manager) Subscribe(sub Subscription) error {
 func (s *subscription) watchGroup(group string) {
 	gw := s.groups[group]
 	if gw == nil {
-		gw = &groupWatch{eps: s.m.hub.lastKnown(s.cfg.Registry, group, s.cfg.Service)}
+		gw = &groupWatch{eps: s.m.hub.lastKnown(s.cfg.Registry, group, s.lkgService())}
 		s.groups[group] = gw
 	}
 	if gw.stop != nil {
@@ -177,11 +188,16 @@ func (s *subscription) onNodes(group string, gw *groupWatch, eps []gateway.Endpo
 	}
 	s.deliveries++
 	metrics.RegistryEvent(s.cfg.Registry, "notify")
+	listed := len(eps)
+	eps = s.filter(group, eps)
 	if len(eps) == 0 {
+		// No entry of the cluster's protocol counts as an empty list: the
+		// last known endpoints stay.
 		metrics.RegistryEvent(s.cfg.Registry, "empty_kept")
 		if len(gw.eps) > 0 {
-			s.m.log.Warn("registry lists no available entry; the last known endpoints keep serving",
-				"cluster", s.cfg.Cluster, "group", group, "service", s.cfg.Service, "kept", len(gw.eps))
+			s.m.log.Warn("registry lists no available entry the cluster calls; the last known endpoints keep serving",
+				"cluster", s.cfg.Cluster, "group", group, "service", s.cfg.Service, "kept", len(gw.eps),
+				"listed", listed, "protocols", entryProtocols(s.cfg.Protocol))
 		}
 		return
 	}
@@ -190,8 +206,29 @@ func (s *subscription) onNodes(group string, gw *groupWatch, eps []gateway.Endpo
 	}
 	sortEndpoints(eps)
 	gw.eps = eps
-	s.m.hub.remember(s.cfg.Registry, group, s.cfg.Service, eps)
+	s.m.hub.remember(s.cfg.Registry, group, s.lkgService(), eps)
 	s.recompute()
+}
+
+// filter returns the entries of eps the cluster calls (FilterProtocol),
+// logging each entry of another protocol once (again when its protocol
+// changes). Called with s.mu held.
+func (s *subscription) filter(group string, eps []gateway.Endpoint) []gateway.Endpoint {
+	kept, skipped := FilterProtocol(s.cfg.Protocol, eps)
+	for _, ep := range skipped {
+		if s.skipped.Note(group+"/"+ep.Addr, []byte(ep.Protocol)) {
+			s.m.log.Warn("registry entry of another protocol skipped", "cluster", s.cfg.Cluster, "group", group,
+				"service", s.cfg.Service, "entry", ep.Addr, "protocol", ep.Protocol, "cluster_protocol", protocolFamily(s.cfg.Protocol),
+				"takes", entryProtocols(s.cfg.Protocol))
+		}
+	}
+	return kept
+}
+
+// lkgService is the service name under which the Hub remembers the
+// subscription's last known endpoints: one memory per protocol family.
+func (s *subscription) lkgService() string {
+	return s.cfg.Service + "|" + protocolFamily(s.cfg.Protocol)
 }
 
 func (s *subscription) onCommand(key CommandKey, text string) {
@@ -471,6 +508,7 @@ func (s *subscription) readOnce(ctx context.Context, group string) []gateway.End
 	defer t.Stop()
 	select {
 	case eps := <-got:
+		eps, _ = FilterProtocol(s.cfg.Protocol, eps)
 		for i := range eps {
 			eps[i].Group = group
 		}

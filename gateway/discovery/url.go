@@ -100,24 +100,15 @@ func (u *URL) String() string {
 func (u *URL) Address() string { return net.JoinHostPort(u.Host, strconv.Itoa(u.Port)) }
 
 // Endpoint converts the entry to what clusters consume: the address, the
-// weight parameter (when it is a number), the dc parameter, the group and
-// every parameter as labels.
+// weight parameter (when it is a number), the dc parameter, the group,
+// the protocol and every parameter as labels. Which clusters take it is
+// decided per subscription (AcceptsProtocol), not here.
 func (u *URL) Endpoint() gateway.Endpoint {
-	ep := gateway.Endpoint{Addr: u.Address(), DC: u.Params["dc"], Group: u.Group, Labels: u.Params}
+	ep := gateway.Endpoint{Addr: u.Address(), DC: u.Params["dc"], Group: u.Group, Labels: u.Params, Protocol: u.Protocol}
 	if w, err := strconv.Atoi(u.Params["weight"]); err == nil && w > 0 {
 		ep.Weight = w
 	}
 	return ep
-}
-
-// CheckProtocol returns an error for an entry meshgate's Motan2 clusters
-// cannot call: its protocol is neither motan2 nor motan (which motan-go
-// also serves with motan2).
-func (u *URL) CheckProtocol() error {
-	if u.Protocol != "motan2" && u.Protocol != "motan" {
-		return fmt.Errorf("entry %s:%d speaks %q; Motan2 clusters call motan2 (or motan) entries", u.Host, u.Port, u.Protocol)
-	}
-	return nil
 }
 
 // Java serialization of a String, as Java Motan's ZkClient writes node

@@ -93,12 +93,11 @@ func (g grpcConn) Close()        { g.cc.Close() }
 
 // NewGRPCCluster returns a cluster over endpoints: "host:port", or a
 // grpc-go target with a scheme ("unix:///path", "dns:///host:port"). It
-// does not connect until the first call. Errors come from grpc-go's
-// target and option checks, and from an unknown policy.
+// does not connect until the first call. endpoints may be empty (a
+// cluster that takes its endpoints from a registry): calls then fail with
+// UNAVAILABLE ("has no endpoints") until Update brings some. Errors come
+// from grpc-go's target and option checks, and from an unknown policy.
 func NewGRPCCluster(name string, endpoints []gateway.Endpoint, o GRPCClusterOptions) (*GRPCCluster, error) {
-	if len(endpoints) == 0 {
-		return nil, fmt.Errorf("gRPC cluster %q has no endpoints", name)
-	}
 	c := &GRPCCluster{}
 	c.fixed = append(c.fixed, grpc.ForceCodecV2(grpcraw.Codec{}))
 	if o.MaxRecvMsgSize > 0 {
@@ -155,17 +154,52 @@ func (c *GRPCCluster) Endpoints() []string {
 	return out
 }
 
-// Conn returns the connection of an endpoint picked by the policy,
-// preferring one that is not in TRANSIENT_FAILURE, for calls of the
-// caller's own (loading schemas by server reflection). It uses grpc-go's
-// default codec; do not close it. Nil when the cluster has no endpoints.
-func (c *GRPCCluster) Conn() grpc.ClientConnInterface {
-	set := c.set.Load()
-	i := set.picker.Pick(&lb.Request{})
-	if i < 0 {
-		return nil
+// Conn returns a connection for calls of the caller's own (loading
+// schemas by server reflection) that follows the cluster's endpoints:
+// each call (Invoke, NewStream) goes to an endpoint the policy picks from
+// the set in force then, preferring one that is not in TRANSIENT_FAILURE.
+// While the cluster has no endpoints (a registry has not listed any yet)
+// or once it is closed, calls fail with codes.Unavailable. It is never
+// nil, uses grpc-go's default codec and has nothing to close. A call is
+// not failed over: a stream stays on the endpoint it started on.
+func (c *GRPCCluster) Conn() grpc.ClientConnInterface { return pickConn{c} }
+
+// pickConn is Conn's connection.
+type pickConn struct{ c *GRPCCluster }
+
+// pick returns the connection of an endpoint picked by the policy.
+func (p pickConn) pick() (*grpc.ClientConn, error) {
+	c := p.c
+	if c.closedFlag.Load() {
+		return nil, status.Errorf(codes.Unavailable, "gRPC cluster %q is closed", c.name)
 	}
-	return set.members[i].client.(grpcConn).cc
+	set := c.set.Load()
+	i := -1
+	if len(set.members) > 0 {
+		i = set.picker.Pick(&lb.Request{})
+	}
+	if i < 0 || i >= len(set.members) {
+		return nil, status.Errorf(codes.Unavailable, "gRPC cluster %q has no endpoints", c.name)
+	}
+	return set.members[i].client.(grpcConn).cc, nil
+}
+
+// Invoke implements grpc.ClientConnInterface.
+func (p pickConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	cc, err := p.pick()
+	if err != nil {
+		return err
+	}
+	return cc.Invoke(ctx, method, args, reply, opts...)
+}
+
+// NewStream implements grpc.ClientConnInterface.
+func (p pickConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cc, err := p.pick()
+	if err != nil {
+		return nil, err
+	}
+	return cc.NewStream(ctx, desc, method, opts...)
 }
 
 // ConnAt returns the connection of endpoint i (an index into Endpoints);

@@ -432,8 +432,8 @@ func TestGRPCFailover(t *testing.T) {
 			waitLeaves(t, c.ConnAt(0), c.ConnAt(0).(*grpc.ClientConn).GetState())
 		}
 		for i := 0; i < 4; i++ {
-			if c.Conn() != c.ConnAt(1) {
-				t.Fatal("Conn picked the endpoint in TRANSIENT_FAILURE")
+			if by := connServedBy(t, c.Conn()); by != live.Addr() {
+				t.Fatalf("Conn call %d served by %q: it picked the endpoint in TRANSIENT_FAILURE", i, by)
 			}
 		}
 	})
@@ -600,9 +600,6 @@ func TestGRPCRefusesWhatItCannotSend(t *testing.T) {
 	call.FullMethod = ""
 	if e := asError(t, c.Invoke(context.Background(), call, &gateway.Reply{})); e.Code != translate.Internal || !strings.Contains(e.Message, "FullMethod") {
 		t.Errorf("%+v", e)
-	}
-	if _, err := NewGRPCCluster("none", nil, GRPCClusterOptions{}); err == nil {
-		t.Error("a cluster without endpoints")
 	}
 }
 

@@ -195,10 +195,9 @@ func (r *Registry) WatchNodes(group, service string, fn func([]gateway.Endpoint)
 		eps := make([]gateway.Endpoint, 0, len(keys))
 		var sig strings.Builder
 		for _, k := range keys {
+			// Entries of any protocol are delivered (Endpoint.Protocol):
+			// each subscription keeps those its cluster calls.
 			u, err := discovery.ParseURL(strings.TrimSpace(string(kvs[k])))
-			if err == nil {
-				err = u.CheckProtocol()
-			}
 			if err != nil {
 				metrics.RegistryEvent(r.name, "malformed")
 				if r.bad.Note(k, kvs[k]) {

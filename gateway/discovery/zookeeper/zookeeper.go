@@ -303,10 +303,9 @@ func (r *Registry) readNodes(group, service, path string, children []string) ([]
 		if err != nil {
 			return nil, "", err
 		}
+		// Entries of any protocol are delivered (Endpoint.Protocol): each
+		// subscription keeps those its cluster calls.
 		u, err := nodeURL(group, service, child, data)
-		if err == nil {
-			err = u.CheckProtocol()
-		}
 		if err != nil {
 			metrics.RegistryEvent(r.name, "malformed")
 			if r.bad.Note(path+"/"+child, data) {

@@ -71,8 +71,9 @@ func TestSubscribeMotanLayout(t *testing.T) {
 		t.Errorf("first endpoint %+v", ep)
 	}
 
-	// A malformed entry, or one of another protocol, is skipped; the good
-	// one added with them arrives.
+	// A malformed entry is skipped, and one of another protocol is left
+	// out by the (Motan2) cluster's subscription; the good one added with
+	// them arrives.
 	z.Put(svc+"garbage", []byte("not a url"))
 	z.Put(svc+"10.0.0.9:80", []byte("http://10.0.0.9:80/com.example.Users?group=yf"))
 	z.Put(svc+"10.0.0.4:8002", []byte("motan2://10.0.0.4:8002/com.example.Users?group=yf"))
