@@ -8,34 +8,15 @@ import (
 
 	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/gateway/config"
+	"github.com/meshgate/meshgate/gateway/filter/internal/filtertest"
 	_ "github.com/meshgate/meshgate/gateway/filter/mock" // registers "mock"
-	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/translate"
 )
-
-const base = `
-demo: {}
-clusters:
-  - {name: demo, endpoints: [demo]}
-routes:
-  - name: users
-    method: GET
-    path: /users/{id}
-    target: {cluster: demo, service: users.UserService, method: getUser}
-    filters:
-`
-
-type echo struct{}
-
-func (echo) Invoke(_ context.Context, call *gateway.Call, reply *gateway.Reply) error {
-	reply.Value = motan2.String("upstream " + call.Method)
-	return nil
-}
 
 // TestFromConfiguration decodes the options from a configuration file, as
 // the assembly does.
 func TestFromConfiguration(t *testing.T) {
-	c, err := config.Parse("meshgate.yaml", []byte(base+`
+	c, err := config.Parse("meshgate.yaml", []byte(filtertest.RouteConfig+`
       - name: mock
         methods:
           getUser:
@@ -53,7 +34,7 @@ func TestFromConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv := gateway.Chain(echo{}, f)
+	inv := gateway.Chain(filtertest.Echo{}, f)
 	for _, tc := range []struct{ method, want string }{
 		{"getUser", `map{string("id"): int64(1), string("name"): string("alice"), string("roles"): array[string("admin")]}`},
 		{"count", `int64(3)`},
@@ -75,7 +56,7 @@ func TestFromConfiguration(t *testing.T) {
 }
 
 func TestConfigurationErrors(t *testing.T) {
-	_, err := config.Parse("meshgate.yaml", []byte(base+`
+	_, err := config.Parse("meshgate.yaml", []byte(filtertest.RouteConfig+`
       - mock
       - {name: mock, methods: {getUser: {value: 1, delay: soon}}}
       - {name: mock, methods: {getUser: {error: {code: NOPE}}}}

@@ -7,34 +7,16 @@ import (
 
 	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/gateway/config"
+	"github.com/meshgate/meshgate/gateway/filter/internal/filtertest"
 	_ "github.com/meshgate/meshgate/gateway/filter/switcher" // registers "switcher"
 	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/translate"
 )
 
-const base = `
-demo: {}
-clusters:
-  - {name: demo, endpoints: [demo]}
-routes:
-  - name: get-user
-    method: GET
-    path: /users/{id}
-    target: {cluster: demo, service: users.UserService, method: getUser}
-    filters:
-`
-
-type echo struct{}
-
-func (echo) Invoke(_ context.Context, call *gateway.Call, reply *gateway.Reply) error {
-	reply.Value = motan2.String("upstream " + call.Method)
-	return nil
-}
-
 // TestFromConfiguration decodes the options from a configuration file, as
 // the assembly does.
 func TestFromConfiguration(t *testing.T) {
-	c, err := config.Parse("meshgate.yaml", []byte(base+`
+	c, err := config.Parse("meshgate.yaml", []byte(filtertest.RouteConfig+`
       - name: switcher
         switch: degrade.users
         when: on
@@ -52,7 +34,7 @@ func TestFromConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv := gateway.Chain(echo{}, f)
+	inv := gateway.Chain(filtertest.Echo{}, f)
 	call := func(payload []byte) (motan2.Value, error) {
 		var reply gateway.Reply
 		err := inv.Invoke(context.Background(), &gateway.Call{Method: "getUser", Payload: payload}, &reply)
@@ -73,7 +55,7 @@ func TestFromConfiguration(t *testing.T) {
 }
 
 func TestConfigurationErrors(t *testing.T) {
-	_, err := config.Parse("meshgate.yaml", []byte(base+`
+	_, err := config.Parse("meshgate.yaml", []byte(filtertest.RouteConfig+`
       - {name: switcher}
       - {name: switcher, switch: s, reply: {error: {code: NOPE}}}
       - {name: switcher, switch: s, reply: {value: x, type: int64}}

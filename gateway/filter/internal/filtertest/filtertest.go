@@ -101,3 +101,27 @@ func CheckAnswer(t testing.TB, k CallKind, reply *gateway.Reply, err error, want
 		t.Fatalf("%s call: %v (status %d), want %v %d %q", k, e, e.Status(), want.Code, want.Status, want.Message)
 	}
 }
+
+// RouteConfig is a configuration with one route, users (GET /users/{id}
+// to users.UserService.getUser on the demo cluster), whose filters list
+// is open at the end: a test appends its entries, indented by six spaces.
+const RouteConfig = `
+demo: {}
+clusters:
+  - {name: demo, endpoints: [demo]}
+routes:
+  - name: users
+    method: GET
+    path: /users/{id}
+    target: {cluster: demo, service: users.UserService, method: getUser}
+    filters:
+`
+
+// Echo is an in-process invoker that answers "upstream METHOD".
+type Echo struct{}
+
+// Invoke implements gateway.Invoker.
+func (Echo) Invoke(_ context.Context, call *gateway.Call, reply *gateway.Reply) error {
+	reply.Value = motan2.String("upstream " + call.Method)
+	return nil
+}
