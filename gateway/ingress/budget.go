@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -40,25 +41,15 @@ func (h *HTTP) callerBudget(ctx *fasthttp.RequestCtx, call *gateway.Call) error 
 func parseBudget(s string) (time.Duration, error) {
 	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if ms <= 0 || ms > int64(24*time.Hour/time.Millisecond) {
-			return 0, errBudget(s)
+			return 0, fmt.Errorf("%q is not a time budget (a positive duration such as 250ms, or milliseconds)", s)
 		}
 		return time.Duration(ms) * time.Millisecond, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, errBudget(s)
+		return 0, fmt.Errorf("%q is not a time budget (a positive duration such as 250ms, or milliseconds)", s)
 	}
 	return d, nil
-}
-
-func errBudget(s string) error {
-	return &budgetError{s}
-}
-
-type budgetError struct{ v string }
-
-func (e *budgetError) Error() string {
-	return strconv.Quote(e.v) + " is not a time budget (a positive duration such as 250ms, or milliseconds)"
 }
 
 // httpHashKey reads a route's consistent-hash key from the request. The
