@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/meshgate/meshgate/gateway/assembly"
 	"github.com/meshgate/meshgate/gateway/config"
 	"github.com/meshgate/meshgate/internal/demo"
+	"github.com/meshgate/meshgate/internal/procs"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -58,13 +60,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageErr("run: --watch needs -c FILE: the embedded default never changes")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if os.Getenv("GOGC") == "" {
-		// A gateway's live heap is small and its garbage per request is
-		// fixed, so the default (GC at 100% heap growth) collects very
-		// often; 400 trades a few MB for about a tenth of the CPU per
-		// request (benchmarks/RESULTS.md). GOGC in the environment wins.
-		debug.SetGCPercent(400)
-	}
 	// SIGHUP reloads; registered before anything serves, so that a SIGHUP
 	// never kills a running gateway.
 	hup := make(chan os.Signal, 1)
@@ -78,6 +73,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := o.apply(cfg, true); err != nil {
 		return err
 	}
+	stopRuntime := applyRuntime(cfg.Runtime, logger)
+	defer stopRuntime()
 	gw, err := assembly.Start(cfg, logger)
 	if err != nil {
 		return err
@@ -304,4 +301,29 @@ func serveProfiles(addr string, logger *slog.Logger) (func(), error) {
 	go srv.Serve(l)
 	logger.Info("meshgate: serving profiles", "addr", l.Addr().String())
 	return func() { srv.Close() }, nil
+}
+
+// applyRuntime applies the runtime section (docs/config.md#runtime): the
+// garbage collector's percentage and the processor count, fixed or sized
+// to the load by a procs.Governor until the returned stop is called. The
+// GOGC and GOMAXPROCS environment variables win over the configuration.
+func applyRuntime(rt config.Runtime, logger *slog.Logger) (stop func()) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(rt.GCPercent)
+	}
+	if os.Getenv("GOMAXPROCS") != "" {
+		return func() {}
+	}
+	if n := rt.FixedProcs(); n > 0 {
+		runtime.GOMAXPROCS(n)
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	g := &procs.Governor{Logger: logger.With("component", "runtime")}
+	go func() {
+		defer close(done)
+		g.Run(ctx)
+	}()
+	return func() { cancel(); <-done }
 }

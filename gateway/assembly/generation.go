@@ -191,7 +191,8 @@ func (e *RestartRequiredError) RestartRequired() []string { return e.Changes }
 
 // restartChanges lists what differs between old and new in the sections
 // bound at start: the listeners (http, grpc, motan2, demo) with their
-// options, and the management API (admin), which meshgate run starts once.
+// options, the management API (admin), which meshgate run starts once,
+// and the process's Go runtime settings (runtime), applied at start.
 func restartChanges(old, new *config.Config) []string {
 	var out []string
 	section := func(name string, a, b any) {
@@ -217,6 +218,7 @@ func restartChanges(old, new *config.Config) []string {
 	section("motan2", old.Motan2, new.Motan2)
 	section("demo", old.Demo, new.Demo)
 	section("admin", old.Admin, new.Admin)
+	section("runtime", old.Runtime, new.Runtime)
 	out = append(out, registryChanges(old, new)...) // discovery.go
 	return out
 }

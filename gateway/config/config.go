@@ -66,6 +66,9 @@ type Config struct {
 	Telemetry Telemetry `yaml:"telemetry"`
 	// Registries are the service registries (discovery.go, docs/discovery.md).
 	Registries []Registry `yaml:"registries"`
+	// Runtime is the Go runtime of the process: processors and garbage
+	// collection (runtime.go).
+	Runtime Runtime `yaml:"runtime"`
 
 	// protocols maps cluster names to protocols, for validation.
 	protocols map[string]string
@@ -608,6 +611,7 @@ func (e *Error) Error() string {
 }
 
 func (c *Config) applyDefaults() {
+	c.applyRuntimeDefaults()
 	h := &c.HTTP
 	h.Listen = orDefault(h.Listen, "127.0.0.1:8080")
 	h.MaxBodyBytes = orDefaultInt(h.MaxBodyBytes, 4<<20)
@@ -1001,6 +1005,7 @@ func (c *Config) validate(v *validator) {
 	c.validateGRPC(v, clusters)
 	c.validateFilters(v)
 	c.validateAdmin(v)
+	c.validateRuntime(v)
 	c.validateDiscovery(v)
 	c.validateTracing(v) // tracing.go
 	c.validateMetrics(v) // metrics.go
