@@ -281,18 +281,20 @@ func TestReloadRefused(t *testing.T) {
 	grpcIn.Listen, m2.MaxBodyBytes = "127.0.0.1:1", 1<<10
 	moved.GRPC, moved.Motan2, moved.Demo = &grpcIn, &m2, &config.Demo{Listen: "127.0.0.1:0"}
 	moved.Admin.Listen = "127.0.0.1:9"
+	moved.Runtime.GOMAXPROCS = "3"
 	err = gw.Reload(&moved)
 	var rr *assembly.RestartRequiredError
 	if !errors.As(err, &rr) {
 		t.Fatalf("listener change: %v", err)
 	}
 	for _, want := range []string{"grpc.listen changed: restart required", "motan2.max_body_bytes changed: restart required",
-		"demo section added: restart required", "admin.listen changed: restart required"} {
+		"demo section added: restart required", "admin.listen changed: restart required",
+		"runtime.gomaxprocs changed: restart required"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
-	if len(rr.Changes) != 4 {
+	if len(rr.Changes) != 5 {
 		t.Errorf("changes %q", rr.Changes)
 	}
 	noGRPC := *env.b
