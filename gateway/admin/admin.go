@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -273,7 +274,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	gs.Listeners = listeners
 	up := time.Since(gs.StartedAt)
 	writeJSON(w, http.StatusOK, Status{Version: s.opts.Version, Uptime: up.Round(time.Second).String(),
-		UptimeSeconds: up.Seconds(), GatewayStatus: gs, Traffic: s.traffic()})
+		UptimeSeconds: up.Seconds(), GOMAXPROCS: runtime.GOMAXPROCS(0), GatewayStatus: gs, Traffic: s.traffic()})
 	return nil
 }
 

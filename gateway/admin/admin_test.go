@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -178,7 +179,7 @@ func TestStatusRoutesClusters(t *testing.T) {
 	var st admin.Status
 	e.api("GET", "/status", "", 200, &st)
 	if st.Version != "v-test" || st.Generation.Number != 1 || st.Generation.Source != "gw.yaml" || st.Generation.LoadedAt.IsZero() ||
-		st.UptimeSeconds < 0 || st.StartedAt.IsZero() {
+		st.UptimeSeconds < 0 || st.StartedAt.IsZero() || st.GOMAXPROCS != runtime.GOMAXPROCS(0) {
 		t.Errorf("status %+v", st)
 	}
 	for name, want := range map[string]string{"http": e.gw.HTTPAddr().String(), "grpc": e.gw.GRPCAddr().String(),

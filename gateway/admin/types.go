@@ -76,6 +76,9 @@ type Status struct {
 	Version       string  `json:"version"`
 	Uptime        string  `json:"uptime"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
+	// GOMAXPROCS is the processor count in force (runtime.gomaxprocs:
+	// auto moves it with the load).
+	GOMAXPROCS int `json:"gomaxprocs"`
 	GatewayStatus
 	// Traffic is the last window's numbers per route (metrics.go); absent
 	// when metrics are off.
