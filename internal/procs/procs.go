@@ -22,9 +22,11 @@
 //     intervals in a row (default 8, i.e. 2s) takes one processor away, down
 //     to Min.
 //
-// The bands do not overlap: a process that just shrank to n-1 runs under
-// 0.5×(n-1)/(n-1) per processor, far from growing again, and one that just
-// grew spreads the same work over more processors, above the shrink line.
+// The bands do not overlap: a process that shrinks to n-1 processors was
+// using less than half a core per remaining processor, far below the 0.85
+// that grows it again, and one that grows spreads a load of more than
+// 0.85×n cores over at least n+1 processors, which is above the line that
+// would shrink them back (0.5×n).
 package procs
 
 import (
