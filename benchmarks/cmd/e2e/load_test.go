@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -93,5 +96,26 @@ func TestWrkDuration(t *testing.T) {
 		if got := wrkDuration(d); got != want {
 			t.Errorf("wrkDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestProcsChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meshgate.log")
+	log := `time=2026-11-21T23:00:00.000Z level=INFO msg="meshgate: serving" config=x.yaml
+time=2026-11-21T23:00:01.000Z level=INFO msg="runtime: GOMAXPROCS changed" component=runtime from=1 to=2 cpu_cores=0.93 max=2
+time=2026-11-21T23:00:04.000Z level=INFO msg="runtime: GOMAXPROCS changed" component=runtime from=2 to=1 cpu_cores=0.31 max=2
+`
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := procsChanges(path), "GOMAXPROCS changes since start: 1->2 at 0.93 cores, 2->1 at 0.31 cores"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	os.WriteFile(path, []byte(log[:strings.Index(log, "\n")+1]), 0o644)
+	if got := procsChanges(path); !strings.HasPrefix(got, "no GOMAXPROCS change logged") {
+		t.Errorf("no change: %q", got)
+	}
+	if got := procsChanges(filepath.Join(t.TempDir(), "missing")); !strings.HasPrefix(got, "GOMAXPROCS unknown") {
+		t.Errorf("missing log: %q", got)
 	}
 }

@@ -495,7 +495,42 @@ func measure(ctx context.Context, o options, s *scenario, bins binaries, up upst
 	if err := checkHTTP(t.url, t.want); err != nil {
 		return t.gw.failure("wrong reply after the run: " + err.Error())
 	}
+	if t.name == "meshgate" {
+		logf("%s: %s", t.label, procsChanges(t.gw.logPath))
+	}
 	return nil
+}
+
+// procsChanges summarises the processor count changes meshgate logged
+// (runtime.gomaxprocs: auto) so far: CPU per request depends on it.
+func procsChanges(logPath string) string {
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		return "GOMAXPROCS unknown: " + err.Error()
+	}
+	var changes []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.Contains(line, "GOMAXPROCS changed") {
+			continue
+		}
+		var from, to, cores string
+		for _, f := range strings.Fields(line) {
+			k, v, _ := strings.Cut(f, "=")
+			switch k {
+			case "from":
+				from = v
+			case "to":
+				to = v
+			case "cpu_cores":
+				cores = v
+			}
+		}
+		changes = append(changes, fmt.Sprintf("%s->%s at %s cores", from, to, cores))
+	}
+	if len(changes) == 0 {
+		return "no GOMAXPROCS change logged (runtime.gomaxprocs auto starts at 1)"
+	}
+	return "GOMAXPROCS changes since start: " + strings.Join(changes, ", ")
 }
 
 // fetchProfile writes the CPU profile of the next d from url (a
