@@ -176,7 +176,7 @@ func (f *transcodeLibrary) Invoke(_ context.Context, call *gateway.Call, reply *
 		out = `{"books":[` + transcodeBookJSON(str("parent")+"/books/1") + `,` + transcodeBookJSON(str("parent")+"/books/2") +
 			`],"nextPageToken":"page-2"}`
 	case "SearchBooks", "TagBooks":
-		out = `{"books":[{"name":"` + str("shelf") + `/books/1","format":"EBOOK","availability":"SOLD_OUT"}],` +
+		out = `{"books":[{"name":` + string(translate.AppendJSONString(nil, str("shelf")+"/books/1")) + `,"format":"EBOOK","availability":"SOLD_OUT"}],` +
 			`"totalSize":"1234567890123","availability":"IN_STOCK","checksum":"18446744073709551615"}`
 	case "DeleteBook", "Ping":
 		out = `{}`
@@ -192,8 +192,10 @@ func (f *transcodeLibrary) Invoke(_ context.Context, call *gateway.Call, reply *
 	return err
 }
 
+// transcodeBookJSON is a book named name; the name comes from the
+// request's path and may hold any character, so it is escaped.
 func transcodeBookJSON(name string) string {
-	return `{"name":"` + name + `","title":"The Go Programming Language","format":"HARDCOVER",` +
+	return `{"name":` + string(translate.AppendJSONString(nil, name)) + `,"title":"The Go Programming Language","format":"HARDCOVER",` +
 		`"authors":[{"displayName":"Alan Donovan","contact":{"email":"alan@example.com"}}],` +
 		`"published":"2015-10-26T00:00:00Z","metadata":{"pages":380},"labels":{"lang":"en"},"availability":"IN_STOCK"}`
 }
