@@ -15,7 +15,7 @@
 // The rule, evaluated every Interval on the process's CPU time (user plus
 // system, from getrusage, so it counts every thread):
 //
-//   - with n processors, a CPU use above Grow×n cores (default 0.85) grows
+//   - with n processors, a CPU use above Grow×n cores (default 0.95) grows
 //     n at once to the CPU use divided by Target (default 0.5), at least
 //     n+1 and at most Max: a saturated process doubles;
 //   - a CPU use below Shrink×(n-1) cores (default 0.5) for ShrinkAfter
@@ -23,9 +23,9 @@
 //     to Min.
 //
 // The bands do not overlap: a process that shrinks to n-1 processors was
-// using less than half a core per remaining processor, far below the 0.85
+// using less than half a core per remaining processor, far below the 0.95
 // that grows it again, and one that grows spreads a load of more than
-// 0.85×n cores over at least n+1 processors, which is above the line that
+// 0.95×n cores over at least n+1 processors, which is above the line that
 // would shrink them back (0.5×n).
 package procs
 
@@ -41,8 +41,11 @@ import (
 
 // Defaults of the Governor's rule.
 const (
-	DefaultInterval    = 250 * time.Millisecond
-	DefaultGrow        = 0.85
+	DefaultInterval = 250 * time.Millisecond
+	// DefaultGrow is close to 1 on purpose: on the benchmark machine one
+	// processor at 0.8–0.9 of a core served as many requests as two
+	// (benchmarks/RESULTS.md), so growing there only cost CPU.
+	DefaultGrow        = 0.95
 	DefaultTarget      = 0.5
 	DefaultShrink      = 0.5
 	DefaultShrinkAfter = 8

@@ -56,9 +56,9 @@ func TestGrowsWhenSaturated(t *testing.T) {
 		want       int
 		wantChange bool
 	}{
-		{"under the grow line", 8, 1, 0.80, 1, false},
-		{"one saturated processor doubles", 8, 1, 0.95, 2, true},
-		{"just over the line still adds one", 8, 1, 0.86, 2, true},
+		{"under the grow line", 8, 1, 0.90, 1, false},
+		{"one saturated processor doubles", 8, 1, 0.99, 2, true},
+		{"just over the line still adds one", 8, 1, 0.96, 2, true},
 		{"four saturated become eight", 16, 4, 3.9, 8, true},
 		{"capped at max", 3, 2, 1.95, 3, true},
 		{"at max nothing grows", 2, 2, 2.0, 2, false},
@@ -120,13 +120,12 @@ func TestShrinkNeedsConsecutiveLowIntervals(t *testing.T) {
 }
 
 func TestNoOscillationAtTheBoundary(t *testing.T) {
-	// A load that needs 0.9 of a core: one processor is saturated, so the
-	// governor grows; with two the same work costs a bit more and must not
-	// make it shrink back.
+	// A load that saturates one processor: the governor grows; with two
+	// the same work costs a bit more and must not make it shrink back.
 	g, sets := fake(2)
 	*sets = nil
-	use(g, 0.9)
-	useFor(g, 0.95, 10*DefaultShrinkAfter)
+	use(g, 0.97)
+	useFor(g, 1.0, 10*DefaultShrinkAfter)
 	if g.Procs() != 2 || len(*sets) != 1 {
 		t.Fatalf("procs %d, GOMAXPROCS calls %v; want one change to 2", g.Procs(), *sets)
 	}
