@@ -62,6 +62,7 @@ func usageErr(format string, args ...any) error {
 }
 
 func main() {
+	reexec = execSelf
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

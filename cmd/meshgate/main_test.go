@@ -18,7 +18,15 @@ import (
 	"github.com/meshgate/meshgate/motan2"
 )
 
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+// TestMain runs the tests, or with MESHGATE_TEST_MAIN=1 the meshgate
+// command itself (main), so that tests can start this binary as meshgate.
+func TestMain(m *testing.M) {
+	if os.Getenv("MESHGATE_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	leakcheck.Main(m)
+}
 
 const vectorDir = "../../motan2/testdata/vectors"
 

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,6 +73,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err := o.apply(cfg, true); err != nil {
 		return err
+	}
+	if cfg.Runtime.Sysmon == config.SysmonSteady && reexec != nil {
+		steadySysmon(logger)
 	}
 	stopRuntime := applyRuntime(cfg.Runtime, logger)
 	defer stopRuntime()
@@ -303,11 +307,52 @@ func serveProfiles(addr string, logger *slog.Logger) (func(), error) {
 	return func() { srv.Close() }, nil
 }
 
+// reexec replaces the process by the same program with the same
+// arguments under env; it returns only when it cannot. main sets it:
+// tests run cmdRun inside the test binary, which must not start again.
+var reexec func(env []string) error
+
+// execSelf is reexec: on Linux through /proc/self/exe, which is the
+// running program even if its file was replaced or removed since.
+func execSelf(env []string) error {
+	exe := "/proc/self/exe"
+	if runtime.GOOS != "linux" {
+		p, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		exe = p
+	}
+	return syscall.Exec(exe, os.Args, env)
+}
+
+// steadySysmon starts the process again with GODEBUG's steady monitor
+// thread setting (runtime.sysmon: steady, internal/procs) unless GODEBUG
+// already has a schedtrace setting, as it has after that start. It runs
+// before anything listens, and returns only when the start failed.
+func steadySysmon(logger *slog.Logger) {
+	godebug, add := procs.SteadyGODEBUG(os.Getenv("GODEBUG"))
+	if !add {
+		return
+	}
+	env := []string{"GODEBUG=" + godebug}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GODEBUG=") {
+			env = append(env, kv)
+		}
+	}
+	err := reexec(env)
+	logger.Warn("runtime: could not start again with a steady monitor thread (runtime.sysmon: steady); running with Go's default", "err", err)
+}
+
 // applyRuntime applies the runtime section (docs/config.md#runtime): the
 // garbage collector's percentage and the processor count, fixed or sized
 // to the load by a procs.Governor until the returned stop is called. The
 // GOGC and GOMAXPROCS environment variables win over the configuration.
 func applyRuntime(rt config.Runtime, logger *slog.Logger) (stop func()) {
+	if procs.SysmonSteady(os.Getenv("GODEBUG")) {
+		logger.Info("runtime: steady monitor thread", "godebug", os.Getenv("GODEBUG"))
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(rt.GCPercent)
 	}

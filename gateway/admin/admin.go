@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sort"
@@ -43,6 +44,7 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/gateway/config"
+	"github.com/meshgate/meshgate/internal/procs"
 )
 
 // MaxBodyBytes bounds request bodies (a configuration for POST /reload,
@@ -273,8 +275,12 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	}
 	gs.Listeners = listeners
 	up := time.Since(gs.StartedAt)
+	sysmon := "go"
+	if procs.SysmonSteady(os.Getenv("GODEBUG")) {
+		sysmon = "steady"
+	}
 	writeJSON(w, http.StatusOK, Status{Version: s.opts.Version, Uptime: up.Round(time.Second).String(),
-		UptimeSeconds: up.Seconds(), GOMAXPROCS: runtime.GOMAXPROCS(0), GatewayStatus: gs, Traffic: s.traffic()})
+		UptimeSeconds: up.Seconds(), GOMAXPROCS: runtime.GOMAXPROCS(0), Sysmon: sysmon, GatewayStatus: gs, Traffic: s.traffic()})
 	return nil
 }
 

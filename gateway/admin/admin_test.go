@@ -174,6 +174,21 @@ func (e *env) errorOf(method, path, body string, wantStatus int, wantMsg string)
 	}
 }
 
+// GET /status says whether the runtime's monitor thread is steady, from
+// the GODEBUG the process runs with (runtime.sysmon).
+func TestStatusSysmon(t *testing.T) {
+	e := start(t, "")
+	for godebug, want := range map[string]string{"": "go", "schedtrace=0": "go",
+		"gctrace=0,schedtrace=2147483647": "steady"} {
+		t.Setenv("GODEBUG", godebug)
+		var st admin.Status
+		e.api("GET", "/status", "", 200, &st)
+		if st.Sysmon != want {
+			t.Errorf("GODEBUG=%s: sysmon %q, want %q", godebug, st.Sysmon, want)
+		}
+	}
+}
+
 func TestStatusRoutesClusters(t *testing.T) {
 	e := start(t, "")
 	var st admin.Status

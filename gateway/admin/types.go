@@ -79,6 +79,9 @@ type Status struct {
 	// GOMAXPROCS is the processor count in force (runtime.gomaxprocs:
 	// auto moves it with the load).
 	GOMAXPROCS int `json:"gomaxprocs"`
+	// Sysmon is how the runtime's monitor thread runs: "steady" (GODEBUG
+	// has a schedtrace above 0, as runtime.sysmon: steady sets) or "go".
+	Sysmon string `json:"sysmon"`
 	GatewayStatus
 	// Traffic is the last window's numbers per route (metrics.go); absent
 	// when metrics are off.

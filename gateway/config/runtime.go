@@ -8,6 +8,15 @@ import (
 // processor count to its load (internal/procs).
 const ProcsAuto = "auto"
 
+// Values of runtime.sysmon.
+const (
+	// SysmonSteady keeps the Go runtime's monitor thread at its slow beat
+	// (internal/procs.SteadyGODEBUG).
+	SysmonSteady = "steady"
+	// SysmonGo leaves the monitor thread as Go runs it by default.
+	SysmonGo = "go"
+)
+
 // Runtime configures the Go runtime of the meshgate process
 // (docs/config.md#runtime). It is applied by meshgate run at start; a
 // reload that changes it is refused (restart required). The GOMAXPROCS
@@ -25,6 +34,13 @@ type Runtime struct {
 	// -1 turns the collector off, which only makes sense with a memory
 	// limit).
 	GCPercent int `yaml:"gc_percent"`
+	// Sysmon is how the runtime's monitor thread (sysmon) runs: "steady"
+	// (default) keeps it at its slow beat of 10 ms instead of letting it
+	// sleep whenever the process is idle for an instant and wake, polling
+	// every 20 µs, on the next system call; "go" leaves Go's default.
+	// meshgate run gets steady by starting itself again once, at start,
+	// with GODEBUG schedtrace=2147483647 (docs/config.md#runtime).
+	Sysmon string `yaml:"sysmon"`
 }
 
 // FixedProcs returns the processor count of a numeric gomaxprocs, or 0
@@ -40,6 +56,7 @@ func (r *Runtime) FixedProcs() int {
 func (c *Config) applyRuntimeDefaults() {
 	r := &c.Runtime
 	r.GOMAXPROCS = orDefault(r.GOMAXPROCS, ProcsAuto)
+	r.Sysmon = orDefault(r.Sysmon, SysmonSteady)
 	if r.GCPercent == 0 {
 		r.GCPercent = 400
 	}
@@ -51,6 +68,9 @@ func (c *Config) validateRuntime(v *validator) {
 		if n, err := strconv.Atoi(r.GOMAXPROCS); err != nil || n < 1 {
 			v.addf(p("runtime", "gomaxprocs"), "must be auto or a positive number of processors, got %q", r.GOMAXPROCS)
 		}
+	}
+	if r.Sysmon != SysmonSteady && r.Sysmon != SysmonGo {
+		v.addf(p("runtime", "sysmon"), "must be %s or %s, got %q", SysmonSteady, SysmonGo, r.Sysmon)
 	}
 	if r.GCPercent < -1 {
 		v.addf(p("runtime", "gc_percent"), "must be -1 (off) or a positive percentage, got %d", r.GCPercent)

@@ -10,13 +10,14 @@ func TestRuntimeSection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := c.Runtime; r.GOMAXPROCS != ProcsAuto || r.GCPercent != 400 || r.FixedProcs() != 0 {
+	if r := c.Runtime; r.GOMAXPROCS != ProcsAuto || r.GCPercent != 400 || r.Sysmon != SysmonSteady || r.FixedProcs() != 0 {
 		t.Errorf("runtime defaults: %+v (fixed %d)", r, r.FixedProcs())
 	}
 	for yml, want := range map[string]Runtime{
-		"runtime: {gomaxprocs: 2}":                      {GOMAXPROCS: "2", GCPercent: 400},
-		"runtime: {gomaxprocs: \"3\", gc_percent: 100}": {GOMAXPROCS: "3", GCPercent: 100},
-		"runtime: {gomaxprocs: auto, gc_percent: -1}":   {GOMAXPROCS: ProcsAuto, GCPercent: -1},
+		"runtime: {gomaxprocs: 2}":                      {GOMAXPROCS: "2", GCPercent: 400, Sysmon: SysmonSteady},
+		"runtime: {gomaxprocs: \"3\", gc_percent: 100}": {GOMAXPROCS: "3", GCPercent: 100, Sysmon: SysmonSteady},
+		"runtime: {gomaxprocs: auto, gc_percent: -1}":   {GOMAXPROCS: ProcsAuto, GCPercent: -1, Sysmon: SysmonSteady},
+		"runtime: {sysmon: go}":                         {GOMAXPROCS: ProcsAuto, GCPercent: 400, Sysmon: SysmonGo},
 	} {
 		c, err := Parse("r.yaml", []byte(good+yml+"\n"))
 		if err != nil {
@@ -36,6 +37,7 @@ func TestRuntimeSection(t *testing.T) {
 		"runtime: {gomaxprocs: many}": `runtime.gomaxprocs: must be auto or a positive number of processors, got "many"`,
 		"runtime: {gc_percent: -5}":   `r.yaml:13: runtime.gc_percent: must be -1 (off) or a positive percentage, got -5`,
 		"runtime: {gomaxproc: 2}":     `field gomaxproc not found`,
+		"runtime: {sysmon: fast}":     `r.yaml:13: runtime.sysmon: must be steady or go, got "fast"`,
 	} {
 		_, err := Parse("r.yaml", []byte(good+bad+"\n"))
 		if err == nil || !strings.Contains(err.Error(), want) {
