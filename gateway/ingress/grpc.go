@@ -202,6 +202,7 @@ type GRPC struct {
 	idKey string
 	ids   requestIDs
 	log   *slog.Logger
+	fails failLog
 }
 
 // NewGRPC returns a gRPC ingress serving snap.
@@ -352,8 +353,10 @@ func (g *GRPC) handle(_ any, ss grpc.ServerStream) (err error) {
 		g.setHeader(ss, sc, id)
 		te := translate.FromError(err)
 		if te.Status() >= 500 {
-			g.log.Warn("grpc: call failed", "route", route.Name, "method", full, "code", te.Code.String(),
-				"error", te.Message, "request_id", id)
+			if n, ok := g.fails.allow(time.Now()); ok {
+				g.log.Warn("grpc: call failed", withSuppressed(n, "route", route.Name, "method", full, "code", te.Code.String(),
+					"error", te.Message, "request_id", id)...)
+			}
 		}
 		return status.FromProto(te.StatusProto()).Err()
 	}

@@ -58,6 +58,7 @@ type HTTP struct {
 	idHeader []byte
 	ids      requestIDs
 	log      *slog.Logger
+	fails    failLog
 }
 
 // NewHTTP returns an HTTP ingress serving snap.
@@ -340,8 +341,10 @@ func (h *HTTP) writeError(ctx *fasthttp.RequestCtx, err error, id string) {
 	h.opts.Errors.add(KindHTTP, e.Code)
 	status := e.Status()
 	if status >= 500 {
-		h.log.Warn("http: request failed", "status", status, "code", e.Code.String(), "error", e.Message,
-			"method", string(ctx.Method()), "path", string(ctx.Path()), "request_id", id)
+		if n, ok := h.fails.allow(time.Now()); ok {
+			h.log.Warn("http: request failed", withSuppressed(n, "status", status, "code", e.Code.String(), "error", e.Message,
+				"method", string(ctx.Method()), "path", string(ctx.Path()), "request_id", id)...)
+		}
 	}
 	bp := scratchPool.Get().(*[]byte)
 	b := translate.AppendErrorJSON((*bp)[:0], e, id)

@@ -79,6 +79,7 @@ type Motan2 struct {
 	snap   atomic.Pointer[Motan2Snapshot]
 	log    *slog.Logger
 	errors *ErrorCounts
+	fails  failLog
 }
 
 // NewMotan2 returns a Motan2 ingress serving snap.
@@ -148,8 +149,10 @@ func (m *Motan2) serve(ctx context.Context, req *motan2.Frame) *motan2.Frame {
 	if err != nil {
 		e := translate.FromError(err)
 		if e.Status() >= 500 {
-			m.log.Warn("motan2: call failed", "route", route.Name, "service", service, "method", req.Method(),
-				"code", e.Code.String(), "error", e.Message)
+			if n, ok := m.fails.allow(time.Now()); ok {
+				m.log.Warn("motan2: call failed", withSuppressed(n, "route", route.Name, "service", service, "method", req.Method(),
+					"code", e.Code.String(), "error", e.Message)...)
+			}
 		}
 		return motan2.NewExceptionResponse(req, translate.ToMotan2Exception(e))
 	}

@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -155,8 +156,10 @@ func bridgeMeta(meta motan2.Meta, reply *gateway.Reply) motan2.Meta {
 func (m *Motan2) bridgeError(req *motan2.Frame, route *Motan2Route, method string, err error, reply *gateway.Reply) *motan2.Frame {
 	e := translate.FromError(err)
 	if e.Status() >= 500 {
-		m.log.Warn("motan2: call failed", "route", route.Name, "service", req.Service(), "method", method,
-			"code", e.Code.String(), "error", e.Message)
+		if n, ok := m.fails.allow(time.Now()); ok {
+			m.log.Warn("motan2: call failed", withSuppressed(n, "route", route.Name, "service", req.Service(), "method", method,
+				"code", e.Code.String(), "error", e.Message)...)
+		}
 	}
 	resp := motan2.NewExceptionResponse(req, translate.ToMotan2Exception(e))
 	if reply != nil {

@@ -973,8 +973,10 @@ func (h *HTTP) transcodeError(ctx *fasthttp.RequestCtx, snap *descriptors.Snapsh
 	h.opts.Errors.add(KindHTTP, e.Code)
 	status := e.Status()
 	if status >= 500 {
-		h.log.Warn("http: request failed", "status", status, "code", e.Code.String(), "error", e.Error(),
-			"method", string(ctx.Method()), "path", string(ctx.Path()), "request_id", id)
+		if n, ok := h.fails.allow(time.Now()); ok {
+			h.log.Warn("http: request failed", withSuppressed(n, "status", status, "code", e.Code.String(), "error", e.Error(),
+				"method", string(ctx.Method()), "path", string(ctx.Path()), "request_id", id)...)
+		}
 	}
 	if e.Code == translate.Unauthenticated {
 		ctx.Response.Header.Set("WWW-Authenticate", e.Message)
