@@ -28,9 +28,10 @@ func fake(maxProcs int) (*Governor, *[]int) {
 
 const tick = 250 * time.Millisecond
 
-// use feeds one interval at cores of CPU use.
+// use feeds one interval at cores of CPU use, the machine's idle time
+// unknown.
 func use(g *Governor, cores float64) {
-	g.observe(time.Duration(cores*float64(tick)), tick)
+	g.observe(time.Duration(cores*float64(tick)), -1, tick)
 }
 
 // useFor feeds intervals intervals at cores of CPU use.
@@ -76,6 +77,66 @@ func TestGrowsWhenSaturated(t *testing.T) {
 				t.Fatalf("GOMAXPROCS calls %v; want a change: %v", *sets, c.wantChange)
 			}
 		})
+	}
+}
+
+// A saturated process grows only when the machine has MinIdle cores idle:
+// with every CPU busy a second processor would only take turns.
+func TestGrowsOnlyWithIdleCPUs(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		minIdle  float64
+		idle     float64 // cores; negative: unknown
+		wantGrow bool
+	}{
+		{"a core idle", 0, 1.0, true},
+		{"exactly the default", 0, DefaultMinIdle, true},
+		{"a fifth of a core idle", 0, 0.2, false},
+		{"nothing idle", 0, 0, false},
+		{"idle unknown", 0, -1, true},
+		{"check off", -1, 0, true},
+		{"a higher bar", 1.5, 1.0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g, _ := fake(8)
+			if c.minIdle != 0 {
+				g.MinIdle = c.minIdle
+			}
+			idle := time.Duration(-1)
+			if c.idle >= 0 {
+				idle = time.Duration(c.idle * float64(tick))
+			}
+			g.observe(time.Duration(0.99*float64(tick)), idle, tick)
+			if grew := g.Procs() > 1; grew != c.wantGrow {
+				t.Fatalf("procs %d; want growth: %v", g.Procs(), c.wantGrow)
+			}
+		})
+	}
+}
+
+func TestParseIdle(t *testing.T) {
+	stat := []byte("cpu  4705 150 1120 16250 520 0 12 0 0 0\ncpu0 2000 75 560 8125 260 0 6 0 0 0\n")
+	if d, ok := parseIdle(stat); !ok || d != (16250+520)*10*time.Millisecond {
+		t.Errorf("parseIdle = %v, %v; want %v", d, ok, (16250+520)*10*time.Millisecond)
+	}
+	for _, bad := range []string{"", "intr 1 2 3\n", "cpu 1 2 3\n", "cpu 1 2 3 x 5\n"} {
+		if d, ok := parseIdle([]byte(bad)); ok {
+			t.Errorf("parseIdle(%q) = %v, true; want false", bad, d)
+		}
+	}
+}
+
+// machineIdle reads this machine's idle clock, which never goes back.
+func TestMachineIdle(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc/stat")
+	}
+	a, ok := machineIdle()
+	if !ok || a <= 0 {
+		t.Fatalf("machineIdle = %v, %v", a, ok)
+	}
+	if b, ok := machineIdle(); !ok || b < a {
+		t.Fatalf("machineIdle went from %v to %v (%v)", a, b, ok)
 	}
 }
 
@@ -151,7 +212,8 @@ func TestRunFollowsRealCPU(t *testing.T) {
 	changes := make(chan int, 16)
 	// Grow at 0.4 of a core: on a CI machine busy with other packages'
 	// tests the burning goroutines may get well under a whole CPU.
-	g := &Governor{Max: 2, Interval: 50 * time.Millisecond, Grow: 0.4, ShrinkAfter: 2,
+	// MinIdle off: the test burns the CPUs whose idle time it would read.
+	g := &Governor{Max: 2, Interval: 50 * time.Millisecond, Grow: 0.4, ShrinkAfter: 2, MinIdle: -1,
 		OnChange: func(n int) { changes <- n }}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
