@@ -70,14 +70,13 @@ func NewHTTP(snap *Snapshot, o HTTPOptions) *HTTP {
 	h.ids.init()
 	h.snap.Store(snap)
 	h.srv = &fasthttp.Server{
-		Handler:                       h.handle,
-		ErrorHandler:                  h.transportError,
-		Name:                          "meshgate",
-		MaxRequestBodySize:            o.MaxBodyBytes,
-		ReadBufferSize:                o.MaxHeaderBytes,
-		ReadTimeout:                   o.ReadTimeout,
-		WriteTimeout:                  o.WriteTimeout,
-		IdleTimeout:                   o.IdleTimeout,
+		Handler:            h.handle,
+		ErrorHandler:       h.transportError,
+		Name:               "meshgate",
+		MaxRequestBodySize: o.MaxBodyBytes,
+		ReadBufferSize:     o.MaxHeaderBytes,
+		// ReadTimeout, WriteTimeout and IdleTimeout are enforced by the
+		// listener's connections (timeouts.go), not by fasthttp.
 		Concurrency:                   o.MaxConnections,
 		DisablePreParseMultipartForm:  true,
 		DisableHeaderNamesNormalizing: false,
@@ -96,7 +95,9 @@ func NewHTTP(snap *Snapshot, o HTTPOptions) *HTTP {
 func (h *HTTP) Swap(snap *Snapshot) { h.snap.Store(snap) }
 
 // Serve serves on l until Shutdown.
-func (h *HTTP) Serve(l net.Listener) error { return h.srv.Serve(l) }
+func (h *HTTP) Serve(l net.Listener) error {
+	return h.srv.Serve(&timedListener{Listener: l, read: h.opts.ReadTimeout, write: h.opts.WriteTimeout, idle: h.opts.IdleTimeout})
+}
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends
 // and closes idle connections.
