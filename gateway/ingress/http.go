@@ -123,10 +123,14 @@ type scratchCall struct {
 var scratchCalls = sync.Pool{New: func() any { return new(scratchCall) }}
 
 // release clears references into the request and pools sc; the reply has
-// been written by then, and upstreams keep nothing of a Call.
+// been written by then, and upstreams keep nothing of a Call. Arguments
+// and meta are appended to args[:0] and meta[:0] and the Call holds what
+// was appended (bind and simpleArgs return what they appended even with
+// an error), so only that many entries are cleared: the others were
+// cleared by the previous release (a Value is 128 bytes).
 func (sc *scratchCall) release() {
-	clear(sc.args[:])
-	clear(sc.meta[:])
+	clear(sc.args[:min(len(sc.call.Args), len(sc.args))])
+	clear(sc.meta[:min(len(sc.call.Meta), len(sc.meta))])
 	sc.call, sc.reply = gateway.Call{}, gateway.Reply{}
 	scratchCalls.Put(sc)
 }
@@ -193,11 +197,11 @@ func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	args, err := h.bind(ctx, route, &params, sc.args[:0])
+	call.Args = args // even with an error: release clears what bind appended
 	if err != nil {
 		h.writeError(ctx, err, id)
 		return
 	}
-	call.Args = args
 	call.HashKey = httpHashKey(ctx, route.Policy.HashKey, &params, args)
 	call.Meta = append(sc.meta[:0], motan2.MetaPair{Key: h.opts.RequestIDHeader, Value: id})
 	for _, name := range route.RequestHeaders {
@@ -222,7 +226,8 @@ func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
 	h.writeReply(ctx, route, reply.Value, id)
 }
 
-// bind builds the route's arguments from the request.
+// bind builds the route's arguments from the request, appended to dst; with
+// an error it returns those appended so far.
 func (h *HTTP) bind(ctx *fasthttp.RequestCtx, route *gateway.Route, params *routes.Params, dst []motan2.Value) ([]motan2.Value, error) {
 	var body *translate.Body
 	if route.NeedsBody {
@@ -263,11 +268,11 @@ func (h *HTTP) bind(ctx *fasthttp.RequestCtx, route *gateway.Route, params *rout
 			v, found, err = body.Field(a.Name, a.Key, a.Type)
 		}
 		if err != nil {
-			return nil, translate.FromError(err)
+			return dst, translate.FromError(err)
 		}
 		if !found {
 			if !a.HasDefault {
-				return nil, &translate.Error{Code: translate.InvalidArgument,
+				return dst, &translate.Error{Code: translate.InvalidArgument,
 					Message: "missing argument \"" + a.Name + "\" (" + sourceText(a) + ")"}
 			}
 			v = a.Default

@@ -4,11 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"reflect"
 	"testing"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/meshgate/meshgate/gateway"
+	"github.com/meshgate/meshgate/motan2"
 	"github.com/meshgate/meshgate/routes"
 	"github.com/meshgate/meshgate/translate"
 )
@@ -105,5 +107,34 @@ func BenchmarkHandle(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		ctx.Response.Reset()
 		h.handle(ctx)
+	}
+}
+
+// release clears every argument bind appended, also when bind failed
+// after appending some: it clears only the prefix the Call holds.
+func TestScratchReleaseClearsPartialArgs(t *testing.T) {
+	h := newTestHTTP(t)
+	snap := h.snap.Load()
+	var params routes.Params
+	rid, res := snap.Table.Match("GET", []byte("/v1/echo/42"), &params)
+	if res != routes.Found {
+		t.Fatal("no route")
+	}
+	sc := new(scratchCall)
+	ctx := newCtx("/v1/echo/42") // q is missing: bind fails after appending id
+	args, err := h.bind(ctx, snap.Routes[rid], &params, sc.args[:0])
+	if err == nil || len(args) != 1 {
+		t.Fatalf("bind: %d args, %v; want 1 and an error", len(args), err)
+	}
+	sc.call.Args = args
+	sc.call.Meta = append(sc.meta[:0], motan2.MetaPair{Key: "k", Value: "v"})
+	sc.release()
+	for i := range sc.args {
+		if !reflect.ValueOf(sc.args[i]).IsZero() {
+			t.Errorf("args[%d] not cleared: %v", i, sc.args[i])
+		}
+	}
+	if sc.meta[0] != (motan2.MetaPair{}) {
+		t.Errorf("meta[0] not cleared: %v", sc.meta[0])
 	}
 }

@@ -92,7 +92,7 @@ func argFieldPath(md protoreflect.MessageDescriptor, path string) ([]protoreflec
 // of fields (see argFieldPath), zero values included so that positions
 // never shift. A message that cannot be converted is the caller's fault
 // (InvalidArgument); a fields entry the message lacks is the route's
-// (Internal).
+// (Internal). With an error it returns the arguments appended so far.
 func simpleArgs(m *dynamicpb.Message, fields []string, dst []motan2.Value) ([]motan2.Value, error) {
 	v, err := translate.ProtoToSimple(m, len(fields) > 0)
 	if err != nil {
@@ -109,7 +109,7 @@ func simpleArgs(m *dynamicpb.Message, fields []string, dst []motan2.Value) ([]mo
 	for _, path := range fields {
 		fds, err := argFieldPath(m.Descriptor(), path)
 		if err != nil {
-			return nil, &translate.Error{Code: translate.Internal, Message: "route " + err.Error()}
+			return dst, &translate.Error{Code: translate.Internal, Message: "route " + err.Error()}
 		}
 		fv := v
 		for _, fd := range fds {

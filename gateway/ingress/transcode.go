@@ -384,11 +384,11 @@ func (h *HTTP) transcode(ctx *fasthttp.RequestCtx, route *gateway.Route, params 
 	switch pr.Mode {
 	case gateway.ConvertSimple:
 		args, err := simpleArgs(input, pr.ArgFields, sc.args[:0])
+		call.Args = args // even with an error: release clears what was appended
 		if err != nil {
 			h.transcodeError(ctx, snap, err, id)
 			return
 		}
-		call.Args = args
 	default:
 		if buf, err = (proto.MarshalOptions{AllowPartial: true}).MarshalAppend(buf, input); err != nil {
 			h.transcodeError(ctx, snap, &translate.Error{Code: translate.InvalidArgument,
