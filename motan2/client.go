@@ -260,19 +260,17 @@ func (c *Client) Call(ctx context.Context, req *Request) (*Response, error) {
 // error without a response frame, resp is left zero.
 func (c *Client) CallInto(ctx context.Context, req *Request, resp *Response) error {
 	*resp = Response{}
-	bp := getBuf()
-	f := framePool.Get().(*Frame)
-	buf, err := req.fill(f, (*bp)[:0])
+	cs := callPool.Get().(*callScratch)
+	f := &cs.f
+	buf, err := req.fill(f, cs.buf[:0])
 	if err != nil {
-		putBuf(bp)
-		putFrame(f)
+		putCall(cs)
 		return err
 	}
 	rf, err := c.RoundTripWithin(ctx, f, req.Timeout)
-	*bp = buf
-	putBuf(bp)
+	cs.buf = buf
 	reqSer := f.Serialization
-	putFrame(f) // the frame was encoded before roundTrip returned
+	putCall(cs) // the frame was encoded before roundTrip returned
 	if err != nil {
 		return err
 	}

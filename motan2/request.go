@@ -105,16 +105,28 @@ func millis(d time.Duration) string {
 	return s
 }
 
-// framePool holds request frames of Client.Call, which are only needed
-// until they are encoded.
-var framePool = sync.Pool{New: func() any { f := &Frame{}; f.Meta = f.metaStore[:0]; return f }}
+// callScratch is what Client.CallInto needs until its request is encoded:
+// the request frame and the buffer its body is encoded into, pooled
+// together (one pool operation each way instead of two).
+type callScratch struct {
+	f   Frame
+	buf []byte
+}
 
-func putFrame(f *Frame) {
-	if cap(f.Meta) > 64 {
+var callPool = sync.Pool{New: func() any {
+	cs := &callScratch{buf: make([]byte, 0, 1024)}
+	cs.f.Meta = cs.f.metaStore[:0]
+	return cs
+}}
+
+// putCall pools cs unless its frame's meta or its buffer grew large.
+func putCall(cs *callScratch) {
+	if cap(cs.f.Meta) > 64 || cap(cs.buf) > maxPooledBuf {
 		return
 	}
-	f.Reset()
-	framePool.Put(f)
+	cs.f.Reset()
+	cs.buf = cs.buf[:0]
+	callPool.Put(cs)
 }
 
 // processTime formats a duration as motan-go's M_pt value (milliseconds).
