@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/meshgate/meshgate/gateway"
-	"github.com/meshgate/meshgate/routes"
 	"github.com/meshgate/meshgate/translate"
 )
 
@@ -46,14 +45,7 @@ func (failInvoker) Invoke(context.Context, *gateway.Call, *gateway.Reply) error 
 // An HTTP ingress whose upstream fails every request logs FailLogBurst
 // warnings, not one per request, and every request still gets its 503.
 func TestHTTPFailureWarningsAreLimited(t *testing.T) {
-	b := &routes.Builder{}
-	if err := b.Add("GET", "/down", 0); err != nil {
-		t.Fatal(err)
-	}
-	table, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := oneRouteTable(t, "GET", "/down")
 	var logs bytes.Buffer
 	h := NewHTTP(&Snapshot{Table: table, Routes: []*gateway.Route{{Name: "down", Service: "s", Method: "m", Invoker: failInvoker{}}}},
 		HTTPOptions{RequestIDHeader: "X-Request-Id", Logger: slog.New(slog.NewTextHandler(&logs, nil))})

@@ -23,16 +23,23 @@ func (echoInvoker) Invoke(_ context.Context, call *gateway.Call, reply *gateway.
 	return nil
 }
 
-func newTestHTTP(tb testing.TB) *HTTP {
+// oneRouteTable is a route table of one route, id 0.
+func oneRouteTable(tb testing.TB, method, pattern string) *routes.Table {
 	tb.Helper()
 	b := &routes.Builder{}
-	if err := b.Add("GET", "/v1/echo/{id}", 0); err != nil {
+	if err := b.Add(method, pattern, 0); err != nil {
 		tb.Fatal(err)
 	}
 	table, err := b.Build()
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return table
+}
+
+func newTestHTTP(tb testing.TB) *HTTP {
+	tb.Helper()
+	table := oneRouteTable(tb, "GET", "/v1/echo/{id}")
 	route := &gateway.Route{Name: "echo", Service: "s", Method: "m", Invoker: echoInvoker{},
 		Args: []gateway.ArgBinding{
 			{Name: "id", From: gateway.FromPath, Key: "id", Type: translate.ArgInt64},

@@ -8,7 +8,6 @@ import (
 
 	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/motan2"
-	"github.com/meshgate/meshgate/routes"
 	"github.com/meshgate/meshgate/translate"
 )
 
@@ -38,14 +37,7 @@ func TestHTTPForwardsTraceContext(t *testing.T) {
 		{"also in request_headers", []string{"traceparent"}, []string{"traceparent", tp}, map[string]string{"traceparent": tp}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &routes.Builder{}
-			if err := b.Add("GET", "/v1/t", 0); err != nil {
-				t.Fatal(err)
-			}
-			table, err := b.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
+			table := oneRouteTable(t, "GET", "/v1/t")
 			inv := &metaInvoker{}
 			route := &gateway.Route{Name: "t", Service: "s", Method: "m", Invoker: inv, RequestHeaders: tc.requestHeaders,
 				ContentType: "text/plain", JSON: translate.JSONOptions{}}
