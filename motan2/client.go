@@ -379,8 +379,19 @@ func (c *Client) roundTrip(b budget, f *Frame, heartbeat bool) (*Frame, error) {
 // pick returns a live connection with a free in-flight slot, trying each
 // slot once from the round-robin position before waiting on the first.
 func (c *Client) pick(b budget) (*conn, error) {
-	start := c.next.Add(1)
 	n := uint32(len(c.slots))
+	if n > 1 {
+		// Join the write being formed on the connection picked last, if
+		// there is one: calls that arrive together then share one write
+		// (and the server one read) instead of splitting into one write
+		// per connection; the next call after it moves on round-robin.
+		// HTTP -> Motan2 over 2 connections: Motan2 writes per request
+		// 0.38 -> 0.16, -7.6% CPU per request (benchmarks/RESULTS.md).
+		if cn := c.slots[c.next.Load()%n].live.Load(); cn != nil && cn.w.forming.Load() && cn.alive() && cn.tryAcquire() {
+			return cn, nil
+		}
+	}
+	start := c.next.Add(1)
 	var firstErr error
 	var first *conn
 	for i := uint32(0); i < n; i++ {
@@ -532,7 +543,8 @@ type slot struct {
 	c        *Client
 	mu       sync.Mutex
 	conn     *conn
-	dialing  chan struct{} // closed when the running dial ends
+	live     atomic.Pointer[conn] // conn, readable without mu (Client.pick)
+	dialing  chan struct{}        // closed when the running dial ends
 	lastErr  error
 	failures int
 	retryAt  time.Time
@@ -544,7 +556,7 @@ func (s *slot) get(b budget) (*conn, error) {
 		if cn := s.conn; cn != nil {
 			select {
 			case <-cn.closed: // dying: do not hand it out, dial a replacement
-				s.conn = nil
+				s.setConn(nil)
 			default:
 				s.mu.Unlock()
 				return cn, nil
@@ -617,17 +629,23 @@ func (s *slot) startDialLocked() {
 			tc.SetNoDelay(true)
 		}
 		cn := newConn(c, s, nc)
-		s.conn = cn
+		s.setConn(cn)
 		c.wg.Add(1)
 		go cn.readLoop()
 	}()
+}
+
+// setConn sets the slot's connection; s.mu is held.
+func (s *slot) setConn(cn *conn) {
+	s.conn = cn
+	s.live.Store(cn)
 }
 
 // dropped is called by a dying connection; the next call redials.
 func (s *slot) dropped(cn *conn, err error) {
 	s.mu.Lock()
 	if s.conn == cn {
-		s.conn = nil
+		s.setConn(nil)
 		s.lastErr = err
 	}
 	s.mu.Unlock()
@@ -682,6 +700,16 @@ func newConn(c *Client, s *slot, nc net.Conn) *conn {
 	}
 	cn.lastRead.Store(time.Now().UnixNano())
 	return cn
+}
+
+// alive reports whether cn has not started closing.
+func (cn *conn) alive() bool {
+	select {
+	case <-cn.closed:
+		return false
+	default:
+		return true
+	}
 }
 
 // tryAcquire takes an in-flight slot if one is free.
