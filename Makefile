@@ -10,6 +10,7 @@ FUZZTIME      ?= 30s
 FUZZMINIMIZE  ?= 100x
 BENCHTIME     ?= 1s
 BENCH_DURATION ?= 10s
+BENCH_ROUNDS  ?= 3
 HTTP_ADDR     ?= 127.0.0.1:8080
 
 .PHONY: all build run test test-unit test-interop test-benchmarks bench bench-e2e fuzz lint fmt clean
@@ -43,11 +44,11 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./motan2/
 	cd interop && $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
-## bench-e2e: end to end with wrk, BENCH_DURATION per measured run (benchmarks/README.md):
+## bench-e2e: end to end with wrk, BENCH_ROUNDS interleaved runs of BENCH_DURATION per target (benchmarks/README.md):
 ## HTTP -> Motan2 (meshgate, the motan-go v1.2.0 agent, direct Motan2), then
 ## HTTP/JSON -> gRPC (meshgate, grpc-gateway v2.28.0 generated code, direct gRPC)
 bench-e2e:
-	cd benchmarks && BENCH_DURATION=$(BENCH_DURATION) $(GO) run ./cmd/e2e
+	cd benchmarks && BENCH_DURATION=$(BENCH_DURATION) BENCH_ROUNDS=$(BENCH_ROUNDS) $(GO) run ./cmd/e2e
 
 ## fuzz: run every native fuzz target for FUZZTIME each
 fuzz:

@@ -42,6 +42,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -55,6 +56,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -73,6 +75,7 @@ type options struct {
 	agentMod  string
 	startup   time.Duration
 	profile   string // directory for CPU profiles of the gateways; "" off
+	rounds    int    // measured runs per target, interleaved
 }
 
 // scenario is one comparison: an upstream, the direct path to it and the
@@ -121,8 +124,18 @@ func run() int {
 		}
 		def = d
 	}
+	defRounds := 3
+	if s := os.Getenv("BENCH_ROUNDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 50 {
+			fmt.Fprintf(os.Stderr, "e2e: bad BENCH_ROUNDS %q (want 1 to 50)\n", s)
+			return 2
+		}
+		defRounds = n
+	}
 	flag.DurationVar(&o.duration, "d", def, "measured run per target (default from BENCH_DURATION, else 10s); whole seconds")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up run per target, not measured")
+	flag.IntVar(&o.rounds, "rounds", defRounds, "measured runs per target (default from BENCH_ROUNDS, else 3), interleaved in an order that rotates from round to round; the median round is reported")
 	flag.IntVar(&o.threads, "t", 1, "wrk threads; GOMAXPROCS of the direct load generators")
 	flag.IntVar(&o.conns, "c", 32, "concurrent connections (wrk) / concurrent callers (direct)")
 	flag.IntVar(&o.upConns, "upstream-conns", 2, "http-motan2: Motan2 connections from each gateway and the direct client to the echo server (gRPC clients use one HTTP/2 connection each)")
@@ -136,6 +149,10 @@ func run() int {
 	o.duration = o.duration.Round(time.Second)
 	if o.duration < time.Second {
 		o.duration = time.Second
+	}
+	if o.rounds < 1 || o.rounds > 50 {
+		fmt.Fprintf(os.Stderr, "e2e: -rounds %d: want 1 to 50\n", o.rounds)
+		return 2
 	}
 	o.targets = map[string]bool{}
 	for _, t := range strings.Split(*targets, ",") {
@@ -225,7 +242,7 @@ func expected(o options) time.Duration {
 	var d time.Duration
 	for _, n := range o.scenarios {
 		s := scenarioByName(n)
-		d += 3*o.startup/2 + time.Duration(len(o.measured(s)))*(o.warmup+o.duration+5*time.Second)
+		d += 3*o.startup/2 + time.Duration(len(o.measured(s)))*(o.warmup+time.Duration(o.rounds)*(o.duration+5*time.Second))
 	}
 	return d
 }
@@ -355,6 +372,12 @@ type target struct {
 	// pprof is the gateway's CPU profile URL without ?seconds (-profile).
 	pprof string
 
+	runs        []measurement // the measured runs, one per round
+	measurement               // the median one: what the report shows
+}
+
+// measurement is one measured run of a target.
+type measurement struct {
 	res   loadResult
 	gwCPU cpuDelta
 	upCPU cpuDelta // the upstream (echo server)
@@ -364,12 +387,54 @@ type target struct {
 	steal time.Duration // hypervisor steal during the run
 }
 
-func (t *target) gatewayUs() float64 {
-	return float64(t.gwCPU.best()) / float64(time.Microsecond) / float64(t.res.requests)
+func (r *measurement) gatewayUs() float64 {
+	return float64(r.gwCPU.best()) / float64(time.Microsecond) / float64(r.res.requests)
 }
 
-func (t *target) upstreamUs() float64 {
-	return float64(t.upCPU.best()) / float64(time.Microsecond) / float64(t.res.requests)
+func (r *measurement) upstreamUs() float64 {
+	return float64(r.upCPU.best()) / float64(time.Microsecond) / float64(r.res.requests)
+}
+
+// key is what a target's runs are ranked by: the gateway's CPU per
+// request, or for the direct path (no gateway) the echo server's.
+func (t *target) key(r *measurement) float64 {
+	if t.gw == nil {
+		return r.upstreamUs()
+	}
+	return r.gatewayUs()
+}
+
+// pickMedian makes the median of t's runs (by key; the lower middle one
+// for an even count) the one reported.
+func (t *target) pickMedian() {
+	sorted := slices.Clone(t.runs)
+	slices.SortStableFunc(sorted, func(a, b measurement) int { return cmp.Compare(t.key(&a), t.key(&b)) })
+	t.measurement = sorted[(len(sorted)-1)/2]
+}
+
+// measureAll measures every target of rs o.rounds times, warming each up
+// before its first run. Round r starts with target r (mod the count) and
+// goes on in order, so no target always runs first or after the same
+// one: the machine's drift and what a previous run leaves behind (caches,
+// a warm or cold CPU) spread over all of them.
+func measureAll(ctx context.Context, o options, s *scenario, bins binaries, up upstream, rs results) error {
+	for r := 0; r < o.rounds; r++ {
+		for i := range rs {
+			t := rs[(r+i)%len(rs)]
+			if o.rounds > 1 {
+				logf("round %d of %d", r+1, o.rounds)
+			}
+			m, err := measure(ctx, o, s, bins, up, t, r)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.label, err)
+			}
+			t.runs = append(t.runs, m)
+		}
+	}
+	for _, t := range rs {
+		t.pickMedian()
+	}
+	return nil
 }
 
 type results []*target
@@ -384,14 +449,25 @@ func (rs results) byName(n string) *target {
 }
 
 // resultLine is the RESULT line comparing meshgate with the gateway named
-// other (key: its name in the line), "" unless both were measured.
+// other (key: its name in the line), "" unless both were measured: each
+// one's CPU per request in its median round, and the ratio other/meshgate
+// as the median of the rounds' ratios (the two measured a few seconds
+// apart in each round, so that the machine's slower drift cancels out).
 func resultLine(rs results, tag, other, key string) string {
 	mg, ot := rs.byName("meshgate"), rs.byName(other)
 	if mg == nil || ot == nil {
 		return ""
 	}
-	x, y := mg.gatewayUs(), ot.gatewayUs()
-	return fmt.Sprintf("RESULT %s meshgate_us=%.1f %s_us=%.1f ratio=%.2f", tag, x, key, y, y/x)
+	ratios := make([]float64, 0, len(mg.runs))
+	for i := range min(len(mg.runs), len(ot.runs)) {
+		ratios = append(ratios, ot.runs[i].gatewayUs()/mg.runs[i].gatewayUs())
+	}
+	slices.Sort(ratios)
+	ratio := ratios[len(ratios)/2]
+	if len(ratios)%2 == 0 {
+		ratio = (ratios[len(ratios)/2-1] + ratio) / 2
+	}
+	return fmt.Sprintf("RESULT %s meshgate_us=%.1f %s_us=%.1f ratio=%.2f", tag, mg.gatewayUs(), key, ot.gatewayUs(), ratio)
 }
 
 // upstream is a scenario's echo server as the harness sees it.
@@ -403,37 +479,41 @@ type upstream struct {
 	check func(context.Context) error
 }
 
-// measure runs the warm-up and the measured run of t.
-func measure(ctx context.Context, o options, s *scenario, bins binaries, up upstream, t *target) error {
+// measure runs the measured run of t in round (from 0), after a warm-up
+// in the first round.
+func measure(ctx context.Context, o options, s *scenario, bins binaries, up upstream, t *target, round int) (measurement, error) {
 	load := func(d time.Duration) (loadResult, error) {
 		if t.gw == nil {
 			return t.direct(ctx, d)
 		}
 		return runWrk(ctx, bins.wrk, o.threads, o.conns, d, t.url)
 	}
-	logf("%s: warm-up %v", t.label, o.warmup)
-	w, err := load(o.warmup)
-	if err != nil {
-		return err
-	}
-	if f := w.failed(); f != "" {
-		return fmt.Errorf("warm-up: %s\n%s", f, w.raw)
+	var m measurement
+	if round == 0 {
+		logf("%s: warm-up %v", t.label, o.warmup)
+		w, err := load(o.warmup)
+		if err != nil {
+			return m, err
+		}
+		if f := w.failed(); f != "" {
+			return m, fmt.Errorf("warm-up: %s\n%s", f, w.raw)
+		}
 	}
 
 	logf("%s: measuring %v", t.label, o.duration)
 	n0, err := up.count(ctx)
 	if err != nil {
-		return err
+		return m, err
 	}
 	var g0, g1 cpuSample
 	if t.gw != nil {
 		if g0, err = sampleCPU(t.gw.pid()); err != nil {
-			return err
+			return m, err
 		}
 	}
 	e0, err := sampleCPU(up.p.pid())
 	if err != nil {
-		return err
+		return m, err
 	}
 	// Our processes and the harness (whose reaped children, the load
 	// generators, would show in its cutime) are not "others".
@@ -445,26 +525,29 @@ func measure(ctx context.Context, o options, s *scenario, bins binaries, up upst
 	if o.profile != "" && t.pprof != "" {
 		prof = make(chan error, 1)
 		file := filepath.Join(o.profile, s.name+"-"+t.name+".pprof")
+		if o.rounds > 1 {
+			file = filepath.Join(o.profile, fmt.Sprintf("%s-%s-r%d.pprof", s.name, t.name, round+1))
+		}
 		go func() { prof <- fetchProfile(ctx, t.pprof, o.duration, file) }()
 	}
 	m0 := sampleOthers(exclude)
 	r, err := load(o.duration)
 	if err != nil {
-		return err
+		return m, err
 	}
 	m1 := sampleOthers(exclude)
 	if t.gw != nil {
 		if g1, err = sampleCPU(t.gw.pid()); err != nil {
-			return t.gw.failure("gone after the run")
+			return m, t.gw.failure("gone after the run")
 		}
 	}
 	e1, err := sampleCPU(up.p.pid())
 	if err != nil {
-		return up.p.failure("gone after the run")
+		return m, up.p.failure("gone after the run")
 	}
 	n1, err := up.count(ctx)
 	if err != nil {
-		return err
+		return m, err
 	}
 	if prof != nil {
 		if err := <-prof; err != nil {
@@ -472,33 +555,33 @@ func measure(ctx context.Context, o options, s *scenario, bins binaries, up upst
 		}
 	}
 	if f := r.failed(); f != "" {
-		return fmt.Errorf("%s\n%s", f, r.raw)
+		return m, fmt.Errorf("%s\n%s", f, r.raw)
 	}
-	t.res, t.gwCPU, t.upCPU, t.calls = r, delta(g0, g1), delta(e0, e1), n1-n0
+	m.res, m.gwCPU, m.upCPU, m.calls = r, delta(g0, g1), delta(e0, e1), n1-n0
 	// One upstream call per request, give or take the requests in flight
 	// when the load generator stopped: more would be retries, fewer a
 	// cache or a short cut.
-	if per := float64(t.calls) / float64(r.requests); per < 0.99 || per > 1.01 {
-		logf("WARNING: %s: %.3f %s calls per request (%d calls, %d requests)", t.label, per, s.calls, t.calls, r.requests)
+	if per := float64(m.calls) / float64(r.requests); per < 0.99 || per > 1.01 {
+		logf("WARNING: %s: %.3f %s calls per request (%d calls, %d requests)", t.label, per, s.calls, m.calls, r.requests)
 	}
 	// What every other process on the machine used meanwhile: on a shared
 	// machine, the noise to watch.
-	t.other, t.steal = othersDelta(m0, m1)
-	if limit := time.Duration(float64(time.Second) * r.seconds * 0.05); t.other > limit {
-		logf("WARNING: %s: %v of CPU went to other processes during the run (more than 5%% of one core); the numbers are disturbed", t.label, t.other.Round(time.Millisecond))
+	m.other, m.steal = othersDelta(m0, m1)
+	if limit := time.Duration(float64(time.Second) * r.seconds * 0.05); m.other > limit {
+		logf("WARNING: %s: %v of CPU went to other processes during the run (more than 5%% of one core); the numbers are disturbed", t.label, m.other.Round(time.Millisecond))
 	}
 
 	// The path still answers correctly after the load.
 	if t.gw == nil {
-		return up.check(ctx)
+		return m, up.check(ctx)
 	}
 	if err := checkHTTP(t.url, t.want); err != nil {
-		return t.gw.failure("wrong reply after the run: " + err.Error())
+		return m, t.gw.failure("wrong reply after the run: " + err.Error())
 	}
 	if t.name == "meshgate" {
 		logf("%s: %s", t.label, procsChanges(t.gw.logPath))
 	}
-	return nil
+	return m, nil
 }
 
 // procsChanges summarises the processor count changes meshgate logged
@@ -674,7 +757,7 @@ func printReport(w io.Writer, o options, s *scenario, bins binaries, rs results)
 	fmt.Fprintf(w, "%s end to end, %s\n", s.title, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "machine: %d CPUs (%s), %s, Go %s, %s\n", runtime.NumCPU(), cpuModel(), kernel(), goVersion(), wrkVersion(bins.wrk))
 	fmt.Fprintln(w, "load: "+s.loadLine(o))
-	fmt.Fprintln(w, "CPU: /proc/<pid>/task/*/schedstat around the measured run, divided by the requests completed")
+	fmt.Fprintf(w, "CPU: /proc/<pid>/task/*/schedstat around the measured run, divided by the requests completed; %d round(s) per target, interleaved, the median round shown\n", o.rounds)
 	fmt.Fprintln(w)
 	direct := rs.byName("direct")
 	// Numbers align right; labels, padded to one width, read left-aligned.
@@ -701,6 +784,17 @@ func printReport(w io.Writer, o options, s *scenario, bins binaries, rs results)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	if o.rounds > 1 {
+		fmt.Fprintf(w, "per round, in the order run (CPU µs/req: the gateway's, or the echo server's for the direct path; the median round is the one above):\n")
+		for _, t := range rs {
+			fmt.Fprintf(w, "  %s:", pad(t.label))
+			for i := range t.runs {
+				fmt.Fprintf(w, " %.1f", t.key(&t.runs[i]))
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, t := range rs {
 		gw := ""
 		if t.gw != nil {

@@ -88,10 +88,8 @@ func runMotan2(ctx context.Context, s *scenario, o options, tmp string, bins bin
 		rs = append(rs, t)
 	}
 
-	for _, t := range rs {
-		if err := measure(ctx, o, s, bins, up, t); err != nil {
-			return nil, fmt.Errorf("%s: %w", t.label, err)
-		}
+	if err := measureAll(ctx, o, s, bins, up, rs); err != nil {
+		return nil, err
 	}
 	return rs, nil
 }
