@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -210,5 +211,47 @@ func TestHTTPIdleConnectionClosed(t *testing.T) {
 	}
 	if took := time.Since(start); took < idle*9/10 || took > 5*time.Second {
 		t.Fatalf("idle timeout of %v closed the connection after %v", idle, took)
+	}
+}
+
+// A request whose body takes many reads, and one sent with "Expect:
+// 100-continue" (fasthttp writes the interim response before reading the
+// body), are read whole under the ingress's timeouts.
+func TestHTTPLargeAndContinueBodies(t *testing.T) {
+	h := newTestHTTP(t)
+	h.opts.IdleTimeout, h.opts.ReadTimeout, h.opts.WriteTimeout = 2*time.Second, 5*time.Second, 5*time.Second
+	h.opts.MaxBodyBytes = 4 << 20
+	h.srv.MaxRequestBodySize = h.opts.MaxBodyBytes
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.Serve(ln) }()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	body := strings.Repeat("x", 2<<20)
+	for _, expect := range []string{"", "100-continue"} {
+		req, err := http.NewRequest("POST", "http://"+ln.Addr().String()+"/v1/echo/7?q=x", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if expect != "" {
+			req.Header.Set("Expect", expect)
+		}
+		tr := &http.Transport{ExpectContinueTimeout: 5 * time.Second}
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("Expect %q: %v", expect, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		// The route is GET only: a body read whole gets 405, not 408.
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("Expect %q: status %d, want 405 after reading the body", expect, resp.StatusCode)
+		}
 	}
 }
