@@ -161,12 +161,10 @@ func TestTimedConnNoTimeouts(t *testing.T) {
 	}
 }
 
-// Through the HTTP ingress: a kept-alive connection is closed after the
-// idle timeout, and keeps serving before it.
-func TestHTTPIdleConnectionClosed(t *testing.T) {
-	const idle = 300 * time.Millisecond
-	h := newTestHTTP(t)
-	h.opts.IdleTimeout, h.opts.ReadTimeout, h.opts.WriteTimeout = idle, 5*time.Second, 5*time.Second
+// serveHTTP serves h on a loopback port until the test ends and returns
+// the address.
+func serveHTTP(t *testing.T, h *HTTP) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +175,17 @@ func TestHTTPIdleConnectionClosed(t *testing.T) {
 		ln.Close()
 		<-done
 	})
-	c, err := net.Dial("tcp", ln.Addr().String())
+	return ln.Addr().String()
+}
+
+// Through the HTTP ingress: a kept-alive connection is closed after the
+// idle timeout, and keeps serving before it.
+func TestHTTPIdleConnectionClosed(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	h := newTestHTTP(t)
+	h.opts.IdleTimeout, h.opts.ReadTimeout, h.opts.WriteTimeout = idle, 5*time.Second, 5*time.Second
+	addr := serveHTTP(t, h)
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,19 +230,10 @@ func TestHTTPLargeAndContinueBodies(t *testing.T) {
 	h.opts.IdleTimeout, h.opts.ReadTimeout, h.opts.WriteTimeout = 2*time.Second, 5*time.Second, 5*time.Second
 	h.opts.MaxBodyBytes = 4 << 20
 	h.srv.MaxRequestBodySize = h.opts.MaxBodyBytes
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- h.Serve(ln) }()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-	})
+	addr := serveHTTP(t, h)
 	body := strings.Repeat("x", 2<<20)
 	for _, expect := range []string{"", "100-continue"} {
-		req, err := http.NewRequest("POST", "http://"+ln.Addr().String()+"/v1/echo/7?q=x", strings.NewReader(body))
+		req, err := http.NewRequest("POST", "http://"+addr+"/v1/echo/7?q=x", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
