@@ -598,6 +598,7 @@ func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *tel
 	}
 	b.motan2Routes = m2routes
 	b.Motan2 = ingress.NewMotan2Snapshot(m2routes)
+	b.Motan2.Rejects = b.rejections()
 	var groutes []*gateway.GRPCRoute
 	for i, rc := range cfg.GRPCRoutes {
 		chain, err := b.routeChain("grpc_routes", i, rc.Name, rc.Target.Cluster, rc.Filters)
@@ -620,6 +621,7 @@ func build(cfg *config.Config, demoAddr string, env *gateway.FilterEnv, tel *tel
 		b.Close()
 		return nil, err
 	}
+	b.GRPC.Rejects = b.rejections()
 	return b, nil
 }
 
@@ -831,6 +833,7 @@ func (b *Built) buildHTTP(level slog.Level) (*httpView, error) {
 		return nil, err
 	}
 	snap.Table = table
+	snap.Rejects = b.rejections()
 	return view, nil
 }
 

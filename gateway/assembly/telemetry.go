@@ -5,6 +5,7 @@ import (
 
 	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/gateway/config"
+	"github.com/meshgate/meshgate/gateway/ingress"
 )
 
 // telemetry is the process-wide observability state: it outlives
@@ -15,6 +16,15 @@ import (
 type telemetry struct {
 	metrics *metricsState
 	tracing *tracingState
+}
+
+// rejections is the generation's writer of requests answered before a
+// route chain (the access log's), nil when its access log is off.
+func (b *Built) rejections() ingress.Rejections {
+	if b.tel == nil {
+		return nil
+	}
+	return b.tel.tracing.rejections(&b.cfg.Telemetry)
 }
 
 // newTelemetry starts the telemetry cfg.Telemetry describes.

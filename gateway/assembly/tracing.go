@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/gateway/config"
+	"github.com/meshgate/meshgate/gateway/ingress"
 	"github.com/meshgate/meshgate/gateway/telemetry/accesslog"
 	"github.com/meshgate/meshgate/gateway/telemetry/tracing"
 )
@@ -168,6 +169,26 @@ func (t *tracingState) close() {
 		}
 		t.access = nil
 	}
+}
+
+// rejections is the access log's writer of requests answered before a
+// route chain, for a generation configured by tel; nil when its access
+// log is off.
+func (t *tracingState) rejections(tel *config.Telemetry) ingress.Rejections {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ac := tel.AccessLog
+	if !ac.On() || t.access == nil {
+		return nil
+	}
+	o := accesslog.FilterOptions{Format: accesslog.JSON, SampleRatio: ac.Ratio(), ErrorsAlways: ac.LogErrors()}
+	if ac.Format == config.AccessLogLogfmt {
+		o.Format = accesslog.Logfmt
+	}
+	return t.access.Rejected(o)
 }
 
 // filters appends the tracing and access-log filters of a chain of a

@@ -48,6 +48,10 @@ type grpcEntry struct {
 // routes indexed by full method and by service. It is immutable and
 // swapped atomically.
 type GRPCSnapshot struct {
+	// Rejects logs calls answered before a route chain (nil: not
+	// logged); set after NewGRPCSnapshot.
+	Rejects Rejections
+
 	methods  map[string]*grpcEntry // "/pkg.Svc/Method"
 	services map[string]*grpcEntry // "pkg.Svc"
 	known    map[string]struct{}   // every routed service
@@ -297,6 +301,10 @@ type grpcScratch struct {
 	id    [1]string
 	// headerSet: the response metadata has been handed to the stream.
 	headerSet bool
+	// invoked: the route chain ran (errors before it are logged as
+	// rejections); received: when the call came in.
+	invoked  bool
+	received time.Time
 }
 
 var grpcScratchPool = sync.Pool{New: func() any { return &grpcScratch{hdr: make(metadata.MD, 4)} }}
@@ -308,7 +316,7 @@ func (sc *grpcScratch) release() {
 	clear(sc.args[:])
 	clear(sc.hdr)
 	sc.call, sc.reply = gateway.Call{}, gateway.Reply{}
-	sc.req, sc.extra, sc.out, sc.id[0], sc.headerSet = nil, nil, nil, "", false
+	sc.req, sc.extra, sc.out, sc.id[0], sc.headerSet, sc.invoked = nil, nil, nil, "", false, false
 	grpcScratchPool.Put(sc)
 }
 
@@ -330,13 +338,24 @@ func (g *GRPC) handle(_ any, ss grpc.ServerStream) (err error) {
 	snap := g.snap.Load()
 	e, service, method := snap.match(full)
 	if e == nil {
-		if _, ok := snap.known[service]; ok {
-			return status.Error(codes.Unimplemented, "unknown method "+method+" for service "+service)
+		var msg string
+		switch _, known := snap.known[service]; {
+		case known:
+			msg = "unknown method " + method + " for service " + service
+		case service == "":
+			msg = "malformed method name " + strconv.Quote(full)
+		default:
+			msg = "unknown service " + service
 		}
-		if service == "" {
-			return status.Error(codes.Unimplemented, "malformed method name "+strconv.Quote(full))
+		if r := snap.Rejects; r != nil {
+			md, _ := metadata.FromIncomingContext(ctx)
+			var rid string
+			if vs := md[g.idKey]; len(vs) > 0 {
+				rid = vs[0]
+			}
+			r.Log(time.Time{}, "grpc", "", full, rid, &translate.Error{Code: translate.Unimplemented, Message: msg})
 		}
-		return status.Error(codes.Unimplemented, "unknown service "+service)
+		return status.Error(codes.Unimplemented, msg)
 	}
 	route := e.route
 
@@ -349,9 +368,13 @@ func (g *GRPC) handle(_ any, ss grpc.ServerStream) (err error) {
 
 	sc := grpcScratchPool.Get().(*grpcScratch)
 	defer sc.release()
+	sc.received = time.Now()
 	if err := g.serve(ctx, ss, sc, e, full, method, md, id); err != nil {
 		g.setHeader(ss, sc, id)
 		te := translate.FromError(err)
+		if r := snap.Rejects; r != nil && !sc.invoked {
+			r.Log(sc.received, "grpc", route.Name, full, id, te)
+		}
 		if te.Status() >= 500 {
 			if n, ok := g.fails.allow(time.Now()); ok {
 				g.log.Warn("grpc: call failed", withSuppressed(n, "route", route.Name, "method", full, "code", te.Code.String(),
@@ -405,7 +428,7 @@ func (g *GRPC) serve(ctx context.Context, ss grpc.ServerStream, sc *grpcScratch,
 	call := &sc.call
 	*call = gateway.Call{Service: e.target, Method: method, FullMethod: e.fullMethod,
 		Group: route.Group, Version: route.Version, Header: md, RequestID: id, Timeout: route.Timeout,
-		Start: time.Now(), Idempotent: route.Policy.Idempotent}
+		Start: sc.received, Idempotent: route.Policy.Idempotent}
 	if k := route.Policy.HashKey; k.From == gateway.KeyFromHeader {
 		if vs := md.Get(k.Name); len(vs) > 0 {
 			call.HashKey = vs[0]
@@ -449,6 +472,7 @@ func (g *GRPC) serve(ctx context.Context, ss grpc.ServerStream, sc *grpcScratch,
 	}
 
 	reply := &sc.reply
+	sc.invoked = true
 	if err := route.Invoker.Invoke(ctx, call, reply); err != nil {
 		return err
 	}

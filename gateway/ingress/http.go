@@ -28,6 +28,9 @@ import (
 type Snapshot struct {
 	Table  *routes.Table
 	Routes []*gateway.Route
+	// Rejects logs requests answered before a route chain (nil: not
+	// logged).
+	Rejects Rejections
 }
 
 // HTTPOptions configures the HTTP ingress.
@@ -169,16 +172,16 @@ func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
 	}
 	switch res {
 	case routes.NotFound:
-		h.writeError(ctx, &translate.Error{Code: translate.NotFound,
-			Message: "no route for " + string(ctx.Method()) + " " + string(path)}, id)
+		h.writeError(ctx, h.rejected(ctx, "", id, &translate.Error{Code: translate.NotFound,
+			Message: "no route for " + string(ctx.Method()) + " " + string(path)}), id)
 		return
 	case routes.MethodNotAllowed:
 		allowed := snap.Table.Allowed(path)
 		for _, m := range allowed {
 			ctx.Response.Header.Add("Allow", m)
 		}
-		h.writeError(ctx, &translate.Error{Code: translate.Unimplemented, HTTPStatus: 405,
-			Message: "method " + string(ctx.Method()) + " not allowed for " + string(path) + " (allowed: " + joinComma(allowed) + ")"}, id)
+		h.writeError(ctx, h.rejected(ctx, "", id, &translate.Error{Code: translate.Unimplemented, HTTPStatus: 405,
+			Message: "method " + string(ctx.Method()) + " not allowed for " + string(path) + " (allowed: " + joinComma(allowed) + ")"}), id)
 		return
 	}
 	route := snap.Routes[rid]
@@ -193,13 +196,13 @@ func (h *HTTP) handle(ctx *fasthttp.RequestCtx) {
 	*call = gateway.Call{Service: route.Service, Method: route.Method, Group: route.Group, Version: route.Version,
 		RequestID: id, Timeout: route.Timeout, Start: ctx.Time(), Idempotent: route.Policy.Idempotent}
 	if err := h.callerBudget(ctx, call); err != nil {
-		h.writeError(ctx, err, id)
+		h.writeError(ctx, h.rejected(ctx, route.Name, id, err), id)
 		return
 	}
 	args, err := h.bind(ctx, route, &params, sc.args[:0])
 	call.Args = args // even with an error: release clears what bind appended
 	if err != nil {
-		h.writeError(ctx, err, id)
+		h.writeError(ctx, h.rejected(ctx, route.Name, id, err), id)
 		return
 	}
 	call.HashKey = httpHashKey(ctx, route.Policy.HashKey, &params, args)
@@ -381,7 +384,7 @@ func (h *HTTP) transportError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.Response.Header.Set(fasthttp.HeaderConnection, "close")
 	id := h.ids.next()
 	ctx.Response.Header.SetBytesK(h.idHeader, id)
-	h.writeError(ctx, e, id)
+	h.writeError(ctx, h.rejected(ctx, "", id, e), id)
 }
 
 func joinComma(list []string) string { return strings.Join(list, ", ") }

@@ -37,6 +37,10 @@ type motan2Key struct{ service, group string }
 
 // Motan2Snapshot is one configuration generation of the Motan2 ingress.
 type Motan2Snapshot struct {
+	// Rejects logs calls answered before a route chain (nil: not
+	// logged); set after NewMotan2Snapshot.
+	Rejects Rejections
+
 	routes map[motan2Key]*Motan2Route
 }
 
@@ -115,11 +119,16 @@ func (m *Motan2) ServeMotan2(ctx context.Context, req *motan2.Frame) *motan2.Fra
 
 func (m *Motan2) serve(ctx context.Context, req *motan2.Frame) *motan2.Frame {
 	service, group := req.Service(), req.Group()
-	route := m.snap.Load().match(service, group)
+	snap := m.snap.Load()
+	route := snap.match(service, group)
 	if route == nil {
 		// What a motan-go agent answers for a service it has no cluster for.
-		return motan2.NewExceptionResponse(req, &motan2.Exception{ErrCode: 400, ErrType: motan2.ErrTypeService,
-			ErrMsg: "cluster not found. service: " + service + " group: " + group})
+		msg := "cluster not found. service: " + service + " group: " + group
+		if r := snap.Rejects; r != nil {
+			r.Log(time.Time{}, "motan2", "", service+"/"+req.Method(), req.Meta.Get(motan2.MetaRequestID),
+				&translate.Error{Code: translate.NotFound, HTTPStatus: 400, Message: msg})
+		}
+		return motan2.NewExceptionResponse(req, &motan2.Exception{ErrCode: 400, ErrType: motan2.ErrTypeService, ErrMsg: msg})
 	}
 	if route.Bridge != nil {
 		return m.bridge(ctx, req, route)

@@ -45,7 +45,7 @@ func (m *Motan2) bridge(ctx context.Context, req *motan2.Frame, route *Motan2Rou
 	method := req.Method()
 	md, err := b.method(method)
 	if err != nil {
-		return m.bridgeError(req, route, method, err, nil)
+		return m.bridgeError(req, route, method, m.rejected(req, route, method, err), nil)
 	}
 	call := gateway.Call{
 		Service: b.Service, Method: method, FullMethod: "/" + b.Service + "/" + method,
@@ -57,7 +57,7 @@ func (m *Motan2) bridge(ctx context.Context, req *motan2.Frame, route *Motan2Rou
 		call.HashKey = req.Meta.Get(k.Name)
 	}
 	if call.Payload, err = bridgeRequest(req, md, b.ArgFields); err != nil {
-		return m.bridgeError(req, route, method, err, nil)
+		return m.bridgeError(req, route, method, m.rejected(req, route, method, err), nil)
 	}
 	var reply gateway.Reply
 	if err := b.Invoker.Invoke(ctx, &call, &reply); err != nil {
@@ -151,6 +151,15 @@ func bridgeReply(s motan2.Serialization, md protoreflect.MethodDescriptor, paylo
 func bridgeMeta(meta motan2.Meta, reply *gateway.Reply) motan2.Meta {
 	meta = gateway.MetaFromHeader(meta, reply.Header)
 	return gateway.MetaFromHeader(meta, reply.Trailer)
+}
+
+// rejected logs a bridged call answered with err before its route chain
+// and returns err.
+func (m *Motan2) rejected(req *motan2.Frame, route *Motan2Route, method string, err error) error {
+	if r := m.snap.Load().Rejects; r != nil {
+		r.Log(time.Time{}, "motan2", route.Name, req.Service()+"/"+method, req.Meta.Get(motan2.MetaRequestID), err)
+	}
+	return err
 }
 
 func (m *Motan2) bridgeError(req *motan2.Frame, route *Motan2Route, method string, err error, reply *gateway.Reply) *motan2.Frame {

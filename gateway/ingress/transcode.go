@@ -328,8 +328,8 @@ func (h *HTTP) transcode(ctx *fasthttp.RequestCtx, route *gateway.Route, params 
 	}
 	md, ok := snap.Method(string(pr.Method))
 	if !ok {
-		h.transcodeError(ctx, snap, &translate.Error{Code: translate.Unavailable,
-			Message: "schema " + transcodeSchemaName(snap) + " lacks method " + string(pr.Method)}, id)
+		h.transcodeError(ctx, snap, h.rejected(ctx, route.Name, id, &translate.Error{Code: translate.Unavailable,
+			Message: "schema " + transcodeSchemaName(snap) + " lacks method " + string(pr.Method)}), id)
 		return
 	}
 	opts := pr.JSON
@@ -337,7 +337,7 @@ func (h *HTTP) transcode(ctx *fasthttp.RequestCtx, route *gateway.Route, params 
 
 	input := dynamicpb.NewMessage(md.Input())
 	if err := transcodeRequest(ctx, pr, params, input, opts); err != nil {
-		h.transcodeError(ctx, snap, err, id)
+		h.transcodeError(ctx, snap, h.rejected(ctx, route.Name, id, err), id)
 		return
 	}
 
@@ -348,7 +348,7 @@ func (h *HTTP) transcode(ctx *fasthttp.RequestCtx, route *gateway.Route, params 
 		FullMethod: route.FullMethod, RequestID: id, Timeout: route.Timeout, Start: ctx.Time(),
 		Idempotent: route.Policy.Idempotent}
 	if err := h.callerBudget(ctx, call); err != nil {
-		h.writeError(ctx, err, id)
+		h.writeError(ctx, h.rejected(ctx, route.Name, id, err), id)
 		return
 	}
 	call.HashKey = httpHashKey(ctx, route.Policy.HashKey, params, nil)
@@ -370,7 +370,7 @@ func (h *HTTP) transcode(ctx *fasthttp.RequestCtx, route *gateway.Route, params 
 	call.Meta = appendTraceContext(call.Meta, &ctx.Request.Header) // tracecontext.go
 	header, timeout, err := transcodeMetadata(ctx)
 	if err != nil {
-		h.transcodeError(ctx, snap, err, id)
+		h.transcodeError(ctx, snap, h.rejected(ctx, route.Name, id, err), id)
 		return
 	}
 	call.Header = header
@@ -386,13 +386,13 @@ func (h *HTTP) transcode(ctx *fasthttp.RequestCtx, route *gateway.Route, params 
 		args, err := simpleArgs(input, pr.ArgFields, sc.args[:0])
 		call.Args = args // even with an error: release clears what was appended
 		if err != nil {
-			h.transcodeError(ctx, snap, err, id)
+			h.transcodeError(ctx, snap, h.rejected(ctx, route.Name, id, err), id)
 			return
 		}
 	default:
 		if buf, err = (proto.MarshalOptions{AllowPartial: true}).MarshalAppend(buf, input); err != nil {
-			h.transcodeError(ctx, snap, &translate.Error{Code: translate.InvalidArgument,
-				Message: "request " + string(md.Input().FullName()) + " cannot be encoded: " + err.Error(), Cause: err}, id)
+			h.transcodeError(ctx, snap, h.rejected(ctx, route.Name, id, &translate.Error{Code: translate.InvalidArgument,
+				Message: "request " + string(md.Input().FullName()) + " cannot be encoded: " + err.Error(), Cause: err}), id)
 			return
 		}
 		call.Payload = buf // never nil: an empty message is still a Payload call

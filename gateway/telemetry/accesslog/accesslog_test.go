@@ -79,6 +79,23 @@ func parseLogfmt(t *testing.T, line string) map[string]string {
 	return m
 }
 
+// parseLine reads a line of either format into its fields, as strings.
+func parseLine(t *testing.T, ft Format, line string) map[string]string {
+	t.Helper()
+	if ft == Logfmt {
+		return parseLogfmt(t, line)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line), &m); err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+	got := map[string]string{}
+	for k, v := range m {
+		got[k] = fmt.Sprint(v)
+	}
+	return got
+}
+
 var traceCtx = func() context.Context {
 	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
 	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
@@ -135,18 +152,7 @@ func TestLineFields(t *testing.T) {
 				if len(lines) != 1 {
 					t.Fatalf("%d lines: %q", len(lines), lines)
 				}
-				got := map[string]string{}
-				if ft == JSON {
-					var m map[string]any
-					if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
-						t.Fatalf("%q: %v", lines[0], err)
-					}
-					for k, v := range m {
-						got[k] = fmt.Sprint(v)
-					}
-				} else {
-					got = parseLogfmt(t, lines[0])
-				}
+				got := parseLine(t, ft, lines[0])
 				for k, v := range tc.want {
 					if got[k] != v {
 						t.Errorf("%s = %q, want %q (line %s)", k, got[k], v, lines[0])

@@ -81,28 +81,14 @@ func (f *filter) Filter(ctx context.Context, call *gateway.Call, reply *gateway.
 func (f *filter) appendLine(b []byte, ctx context.Context, start time.Time, lat time.Duration,
 	call *gateway.Call, reply *gateway.Reply, err error) []byte {
 	ft := f.format
-	if ft == JSON {
-		b = append(b, `{"time":"`...)
-	} else {
-		b = append(b, "time="...)
-	}
-	b = start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
-	if ft == JSON {
-		b = append(b, '"')
-	}
+	b = appendTime(b, ft, start)
 	b = append(b, f.route...)
 	b = appendTarget(b, ft, call)
 	if reply.Endpoint != "" {
 		b = appendStr(b, ft, "endpoint", reply.Endpoint)
 	}
-	code, status, msg := translate.OK, 200, ""
-	if err != nil {
-		e := translate.FromError(err)
-		code, status, msg = e.Code, e.Status(), e.Message
-	}
-	b = appendStr(b, ft, "grpc_status", code.String())
-	b = appendInt(b, ft, "http_status", int64(status))
-	b = appendInt(b, ft, "latency_us", lat.Microseconds())
+	var msg string
+	b, msg = appendOutcome(b, ft, err, lat)
 	b = appendInt(b, ft, "req_bytes", int64(requestSize(call)))
 	b = appendInt(b, ft, "resp_bytes", int64(replySize(reply)))
 	b = appendInt(b, ft, "attempts", int64(reply.Attempts))
@@ -134,6 +120,33 @@ func (f *filter) appendLine(b []byte, ctx context.Context, start time.Time, lat 
 		b = append(b, '}')
 	}
 	return append(b, '\n')
+}
+
+// appendTime opens a line with its time field.
+func appendTime(b []byte, ft Format, start time.Time) []byte {
+	if ft == JSON {
+		b = append(b, `{"time":"`...)
+	} else {
+		b = append(b, "time="...)
+	}
+	b = start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+	if ft == JSON {
+		b = append(b, '"')
+	}
+	return b
+}
+
+// appendOutcome writes the grpc_status, http_status and latency_us fields
+// and returns the error message to write last ("" on success).
+func appendOutcome(b []byte, ft Format, err error, lat time.Duration) ([]byte, string) {
+	code, status, msg := translate.OK, 200, ""
+	if err != nil {
+		e := translate.FromError(err)
+		code, status, msg = e.Code, e.Status(), e.Message
+	}
+	b = appendStr(b, ft, "grpc_status", code.String())
+	b = appendInt(b, ft, "http_status", int64(status))
+	return appendInt(b, ft, "latency_us", lat.Microseconds()), msg
 }
 
 // appendTarget writes the call's target: the gRPC full method, else
