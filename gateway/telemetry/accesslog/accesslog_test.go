@@ -79,6 +79,30 @@ func parseLogfmt(t *testing.T, line string) map[string]string {
 	return m
 }
 
+// closeAndParse closes l and returns the fields of the one line it wrote
+// to out, and the line.
+func closeAndParse(t *testing.T, l *Log, out *syncBuffer, ft Format) (map[string]string, string) {
+	t.Helper()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := out.lines()
+	if len(lines) != 1 {
+		t.Fatalf("%d lines: %q", len(lines), lines)
+	}
+	return parseLine(t, ft, lines[0]), lines[0]
+}
+
+// wantFields checks that got has want's fields with their values.
+func wantFields(t *testing.T, got, want map[string]string, line string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q (line %s)", k, got[k], v, line)
+		}
+	}
+}
+
 // parseLine reads a line of either format into its fields, as strings.
 func parseLine(t *testing.T, ft Format, line string) map[string]string {
 	t.Helper()
@@ -145,19 +169,8 @@ func TestLineFields(t *testing.T) {
 				if err != tc.answer.err {
 					t.Fatalf("error %v, want %v passed through", err, tc.answer.err)
 				}
-				if err := l.Close(); err != nil {
-					t.Fatal(err)
-				}
-				lines := out.lines()
-				if len(lines) != 1 {
-					t.Fatalf("%d lines: %q", len(lines), lines)
-				}
-				got := parseLine(t, ft, lines[0])
-				for k, v := range tc.want {
-					if got[k] != v {
-						t.Errorf("%s = %q, want %q (line %s)", k, got[k], v, lines[0])
-					}
-				}
+				got, line := closeAndParse(t, l, out, ft)
+				wantFields(t, got, tc.want, line)
 				for _, k := range []string{"trace_id", "endpoint", "backups", "error", "request_id"} {
 					if _, want := tc.want[k]; !want && got[k] != "" {
 						t.Errorf("%s = %q, want absent", k, got[k])

@@ -40,22 +40,11 @@ func TestRejectedLine(t *testing.T) {
 				l := New(out, Options{})
 				start := time.Now().Add(-3 * time.Millisecond)
 				l.Rejected(FilterOptions{Format: ft, ErrorsAlways: true}).Log(start, "http", tc.route, tc.target, tc.reqID, tc.err)
-				if err := l.Close(); err != nil {
-					t.Fatal(err)
-				}
-				lines := out.lines()
-				if len(lines) != 1 {
-					t.Fatalf("%d lines: %q", len(lines), lines)
-				}
-				got := parseLine(t, ft, lines[0])
-				for k, v := range tc.want {
-					if got[k] != v {
-						t.Errorf("%s = %q, want %q (line %s)", k, got[k], v, lines[0])
-					}
-				}
+				got, line := closeAndParse(t, l, out, ft)
+				wantFields(t, got, tc.want, line)
 				for _, k := range tc.absent {
 					if v, ok := got[k]; ok {
-						t.Errorf("%s = %q, want absent (line %s)", k, v, lines[0])
+						t.Errorf("%s = %q, want absent (line %s)", k, v, line)
 					}
 				}
 				ts, err := time.Parse(time.RFC3339Nano, got["time"])
