@@ -49,7 +49,7 @@ func TestPickJoinsTheWriteBeingFormed(t *testing.T) {
 	if b := pick(); b == a {
 		t.Fatal("round-robin picked the same connection twice without a write being formed")
 	}
-	last := c.slots[c.next.Load()%2].live.Load()
+	last := c.slots[c.next.Load()%2].cur.Load()
 	last.w.forming.Store(true)
 	for i := 0; i < 3; i++ {
 		if cn := pick(); cn != last {
