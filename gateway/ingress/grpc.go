@@ -335,6 +335,10 @@ func (g *GRPC) handle(_ any, ss grpc.ServerStream) (err error) {
 		}
 	}()
 
+	md, _ := metadata.FromIncomingContext(ctx)
+	if vs := md[g.idKey]; len(vs) > 0 {
+		id = vs[0] // the caller's; generated below for a routed call
+	}
 	snap := g.snap.Load()
 	e, service, method := snap.match(full)
 	if e == nil {
@@ -348,21 +352,13 @@ func (g *GRPC) handle(_ any, ss grpc.ServerStream) (err error) {
 			msg = "unknown service " + service
 		}
 		if r := snap.Rejects; r != nil {
-			md, _ := metadata.FromIncomingContext(ctx)
-			var rid string
-			if vs := md[g.idKey]; len(vs) > 0 {
-				rid = vs[0]
-			}
-			r.Log(time.Time{}, "grpc", "", full, rid, &translate.Error{Code: translate.Unimplemented, Message: msg})
+			r.Log(time.Time{}, "grpc", "", full, id, &translate.Error{Code: translate.Unimplemented, Message: msg})
 		}
 		return status.Error(codes.Unimplemented, msg)
 	}
 	route := e.route
 
-	md, _ := metadata.FromIncomingContext(ctx)
-	if vs := md[g.idKey]; len(vs) > 0 && vs[0] != "" {
-		id = vs[0]
-	} else {
+	if id == "" {
 		id = g.ids.next()
 	}
 
