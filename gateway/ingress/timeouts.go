@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"net"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -15,6 +16,9 @@ import (
 // more than a slack too late, so a kept-alive connection updates it a few
 // times a minute; a timeout then fires between its nominal time and that
 // plus timeoutSlack of it.
+//
+// The same wrapper yields before waiting for a kept-alive connection's next
+// request (see Read).
 //
 // The phases come from the order of reads and writes, as fasthttp serves
 // a connection (one goroutine reads a request, then writes its response):
@@ -98,6 +102,17 @@ func (c *timedConn) Read(p []byte) (int, error) {
 		if err := c.Conn.SetReadDeadline(time.Time{}); err != nil {
 			return 0, err
 		}
+	}
+	if awaiting {
+		// The first read after a response waits for the client's next
+		// request, which can only have been sent after the response
+		// arrived. Read at once, it nearly always finds nothing (a
+		// wasted system call) and parks; let the goroutines that are
+		// ready to run go first, and by then the request is often there.
+		// With nothing else to run, Gosched returns at once. HTTP ->
+		// Motan2 at 32 connections: reads 2.15 -> 1.54 per request, -8.6%
+		// CPU per request (benchmarks/RESULTS.md).
+		runtime.Gosched()
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && awaiting {
