@@ -166,7 +166,9 @@ func New(o Options) (*Metrics, error) {
 		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter),
 		sdkmetric.WithView(sdkmetric.NewView(
 			sdkmetric.Instrument{Kind: sdkmetric.InstrumentKindHistogram},
-			sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: o.Buckets}},
+			// Min and max cost two compare-and-swap loops per measurement
+			// and the Prometheus format has no place for them.
+			sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: o.Buckets, NoMinMax: true}},
 		)),
 	}
 	for _, r := range o.Readers {
