@@ -51,7 +51,7 @@ func (f *routeFilter) Filter(ctx context.Context, call *gateway.Call, reply *gat
 	code := codeOf(err)
 	ms.counts[codeIndex(code)].Add(1)
 	ms.window.RecordAt(end, d, err != nil)
-	f.m.duration.Record(ctx, d.Seconds(), ms.histOpts...)
+	ms.hist.record(&f.m.buckets, d)
 	if reply.Backups > 0 {
 		ms.backups.Add(uint64(reply.Backups))
 	}
@@ -95,6 +95,6 @@ func (f *endpointFilter) Filter(ctx context.Context, call *gateway.Call, reply *
 	d := end.Sub(start)
 	es.counts[codeIndex(codeOf(err))].Add(1)
 	es.window.RecordAt(end, d, err != nil)
-	f.m.epDuration.Record(ctx, d.Seconds(), es.histOpts...)
+	es.hist.record(&f.m.buckets, d)
 	return err
 }

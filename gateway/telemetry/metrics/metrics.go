@@ -1,20 +1,21 @@
 // Package metrics is meshgate's request metrics: a filter at the start of
 // every route chain and every per-endpoint chain counts requests by code,
 // retries, backup requests and limiter rejections, tracks in-flight calls,
-// records latency in an OpenTelemetry histogram and in a sliding window
+// records latency in a histogram and in a sliding window
 // (gateway/stats) per route and service method and per endpoint. The
 // numbers are exported in Prometheus format through the OpenTelemetry SDK
-// and its Prometheus exporter (Handler), shown by the management status
-// page (Traffic) and pushed to Graphite (Graphite).
+// and its Prometheus exporter (Handler), except the latency histograms,
+// which a collector of their own exports on the same registry (hist.go);
+// they are shown by the management status page (Traffic) and pushed to
+// Graphite (Graphite).
 //
 // docs/telemetry.md lists every metric with its labels and their
 // cardinality bounds.
 //
-// The hot path does no map lookup with string building and allocates
-// nothing: label sets are computed once per chain (and once per new
-// service method of a route), counters are atomics read by observable
-// instruments at scrape time, and the only SDK call per request is the
-// histogram's Record with a precomputed attribute set.
+// The hot path does no map lookup with string building, makes no SDK call
+// and allocates nothing: label sets are computed once per chain (and once
+// per new service method of a route), and counters and histogram buckets
+// are atomics read at scrape time.
 package metrics
 
 import (
@@ -76,7 +77,8 @@ type Options struct {
 	// process_*) with the Prometheus registry.
 	Process bool
 	// Readers are further OpenTelemetry readers of the same instruments
-	// (tests use a ManualReader).
+	// (tests use a ManualReader); the latency histograms are not among
+	// them (see hist.go).
 	Readers []sdkmetric.Reader
 	// Now is the clock of the windows (default time.Now); tests inject
 	// one.
@@ -114,7 +116,8 @@ type Metrics struct {
 	handler   http.Handler
 	reg       metric.Registration
 
-	duration, epDuration metric.Float64Histogram
+	buckets              buckets // of the latency histograms (hist.go)
+	hists                *histCollector
 	breakerSrc           atomic.Pointer[BreakerSource]
 	errSrc               atomic.Pointer[ErrorSource]
 
@@ -146,7 +149,11 @@ func New(o Options) (*Metrics, error) {
 		o.Logger = slog.Default()
 	}
 	m := &Metrics{opts: o, realClock: realClock, base: o.Now(), registry: prometheus.NewRegistry(),
-		routes: map[string]*routeStats{}, endpoints: map[endpointKey]*endpointStats{}}
+		buckets: newBuckets(o.Buckets), routes: map[string]*routeStats{}, endpoints: map[endpointKey]*endpointStats{}}
+	m.hists = newHistCollector(m)
+	if err := m.registry.Register(m.hists); err != nil {
+		return nil, fmt.Errorf("metrics: histograms: %w", err)
+	}
 	if o.Process {
 		if err := m.registry.Register(collectors.NewGoCollector()); err != nil {
 			return nil, fmt.Errorf("metrics: go collector: %w", err)
@@ -164,12 +171,6 @@ func New(o Options) (*Metrics, error) {
 		// Exemplars cost per measurement; Prometheus text format does not
 		// carry them anyway.
 		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter),
-		sdkmetric.WithView(sdkmetric.NewView(
-			sdkmetric.Instrument{Kind: sdkmetric.InstrumentKindHistogram},
-			// Min and max cost two compare-and-swap loops per measurement
-			// and the Prometheus format has no place for them.
-			sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: o.Buckets, NoMinMax: true}},
-		)),
 	}
 	for _, r := range o.Readers {
 		popts = append(popts, sdkmetric.WithReader(r))
@@ -209,6 +210,7 @@ func (m *Metrics) Close() error {
 	m.closed = true
 	m.mu.Unlock()
 	var errs []error
+	m.registry.Unregister(m.hists)
 	if m.reg != nil {
 		errs = append(errs, m.reg.Unregister())
 	}
@@ -221,16 +223,6 @@ func (m *Metrics) Close() error {
 func (m *Metrics) instruments() error {
 	mt := m.provider.Meter("github.com/meshgate/meshgate/gateway/telemetry/metrics")
 	var err error
-	m.duration, err = mt.Float64Histogram("meshgate.request.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time from when the ingress received a request to when its route chain returned, by route, service and method."))
-	if err != nil {
-		return err
-	}
-	m.epDuration, err = mt.Float64Histogram("meshgate.endpoint.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time of one attempt on one upstream endpoint, by cluster and endpoint."))
-	if err != nil {
-		return err
-	}
 	var errs []error
 	i64c := func(name, unit, desc string) metric.Int64ObservableCounter {
 		c, err := mt.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -88,6 +89,30 @@ func attrsString(s attribute.Set) string {
 		b.WriteString(string(kv.Key) + "=" + kv.Value.Emit() + ",")
 	}
 	return strings.TrimSuffix(b.String(), ",")
+}
+
+// histograms gathers the histogram family name from m's registry, by
+// label string as attrsString writes it.
+func histograms(t *testing.T, m *Metrics, name string) map[string]*dto.Histogram {
+	t.Helper()
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*dto.Histogram{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			var kvs []attribute.KeyValue
+			for _, l := range mt.GetLabel() {
+				kvs = append(kvs, attribute.String(l.GetName(), l.GetValue()))
+			}
+			out[attrsString(attribute.NewSet(kvs...))] = mt.GetHistogram()
+		}
+	}
+	return out
 }
 
 // intPoints returns an int metric's points by attribute string.
@@ -196,19 +221,12 @@ func TestRouteFilter(t *testing.T) {
 		}
 	}
 	// The histogram: count and sum per method.
-	h, ok := data["meshgate.request.duration"].(metricdata.Histogram[float64])
-	if !ok {
-		t.Fatalf("duration: %T", data["meshgate.request.duration"])
+	hist := histograms(t, m, "meshgate_request_duration_seconds")
+	if p := hist[get]; p.GetSampleCount() != 5 || !near(p.GetSampleSum(), 0.1) {
+		t.Errorf("duration{%s}: count %d sum %v, want 5 and 0.1", get, p.GetSampleCount(), p.GetSampleSum())
 	}
-	hist := map[string]metricdata.HistogramDataPoint[float64]{}
-	for _, p := range h.DataPoints {
-		hist[attrsString(p.Attributes)] = p
-	}
-	if p := hist[get]; p.Count != 5 || !near(p.Sum, 0.1) {
-		t.Errorf("duration{%s}: count %d sum %v, want 5 and 0.1", get, p.Count, p.Sum)
-	}
-	if p := hist[list]; p.Count != 2 || !near(p.Sum, 0.11) {
-		t.Errorf("duration{%s}: count %d sum %v, want 2 and 0.11", list, p.Count, p.Sum)
+	if p := hist[list]; p.GetSampleCount() != 2 || !near(p.GetSampleSum(), 0.11) {
+		t.Errorf("duration{%s}: count %d sum %v, want 2 and 0.11", list, p.GetSampleCount(), p.GetSampleSum())
 	}
 	// Window gauges.
 	succ := floatPoints(t, data, "meshgate.window.success")
@@ -490,10 +508,62 @@ func TestEndpointPruning(t *testing.T) {
 	if _, ok := got["cluster=c,code=OK,endpoint=10.0.0.1:1"]; ok || got["cluster=c,code=OK,endpoint=10.0.0.2:1"] != 4 {
 		t.Fatalf("after 3 minutes: %v", got)
 	}
+	// Its latency histogram goes with it.
+	hist := histograms(t, m, "meshgate_endpoint_duration_seconds")
+	if _, ok := hist["cluster=c,endpoint=10.0.0.1:1"]; ok || hist["cluster=c,endpoint=10.0.0.2:1"].GetSampleCount() != 4 {
+		t.Fatalf("histograms after 3 minutes: %v", hist)
+	}
 	gone.Invoke(context.Background(), &gateway.Call{}, &gateway.Reply{})
 	got = intPoints(t, collected(t, r), "meshgate.endpoint.requests")
 	if got["cluster=c,code=OK,endpoint=10.0.0.1:1"] != 1 {
 		t.Fatalf("called again: %v", got)
+	}
+	if n := histograms(t, m, "meshgate_endpoint_duration_seconds")["cluster=c,endpoint=10.0.0.1:1"].GetSampleCount(); n != 1 {
+		t.Fatalf("histogram called again: count %d, want 1", n)
+	}
+}
+
+// TestHistogramBuckets: a duration equal to a bound counts in that bound's
+// bucket, one nanosecond more in the next, beyond the last bound only in
+// the count; bucket counts are cumulative, the sum is in seconds; and
+// after Close nothing is exported.
+func TestHistogramBuckets(t *testing.T) {
+	clk := newFakeClock()
+	m, _ := newTestMetrics(t, clk, Options{Buckets: []float64{0.001, 0.01, 0.1}})
+	var d atomic.Int64
+	up := invokerFunc(func(context.Context, *gateway.Call, *gateway.Reply) error {
+		clk.advance(time.Duration(d.Load()))
+		return nil
+	})
+	chain := gateway.Chain(gateway.Chain(up, m.EndpointFilter("c", "e:1")), m.RouteFilter("r", "http"))
+	durations := []time.Duration{0, time.Millisecond, time.Millisecond + 1, 10 * time.Millisecond, 99 * time.Millisecond, time.Second}
+	for _, v := range durations {
+		d.Store(int64(v))
+		chain.Invoke(context.Background(), &gateway.Call{Service: "S", Method: "m"}, &gateway.Reply{})
+	}
+	want := map[float64]uint64{0.001: 2, 0.01: 4, 0.1: 5}
+	for name, key := range map[string]string{
+		"meshgate_request_duration_seconds":  "method=m,route=r,service=S",
+		"meshgate_endpoint_duration_seconds": "cluster=c,endpoint=e:1",
+	} {
+		h := histograms(t, m, name)[key]
+		if h.GetSampleCount() != 6 || !near(h.GetSampleSum(), 1.111000001) {
+			t.Errorf("%s{%s}: count %d sum %v, want 6 and 1.111000001", name, key, h.GetSampleCount(), h.GetSampleSum())
+		}
+		if len(h.GetBucket()) != len(want) {
+			t.Fatalf("%s: buckets %v", name, h.GetBucket())
+		}
+		for _, b := range h.GetBucket() {
+			if b.GetCumulativeCount() != want[b.GetUpperBound()] {
+				t.Errorf("%s{%s} le=%v: %d, want %d", name, key, b.GetUpperBound(), b.GetCumulativeCount(), want[b.GetUpperBound()])
+			}
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if h := histograms(t, m, "meshgate_request_duration_seconds"); len(h) != 0 {
+		t.Errorf("after Close: %v", h)
 	}
 }
 

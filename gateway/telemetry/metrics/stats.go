@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/meshgate/meshgate/gateway/stats"
 	"github.com/meshgate/meshgate/translate"
@@ -30,9 +29,7 @@ type methodStats struct {
 	attrs         attribute.Set
 	codeAttrs     [numCodes]attribute.Set
 	quantileAttrs [len(quantiles)]attribute.Set
-	// histOpts is the histogram's option list, built once so that Record
-	// allocates nothing.
-	histOpts []metric.RecordOption
+	hist          *latencyHist
 }
 
 // quantiles are the quantiles the window gauges export.
@@ -42,7 +39,7 @@ var quantiles = [...]struct {
 }{{0.5, "0.5"}, {0.9, "0.9"}, {0.99, "0.99"}, {0.999, "0.999"}}
 
 func (m *Metrics) newMethodStats(route, ingress string, k methodKey) *methodStats {
-	ms := &methodStats{route: route, key: k, window: m.newWindow()}
+	ms := &methodStats{route: route, key: k, window: m.newWindow(), hist: newLatencyHist(m.buckets)}
 	base := []attribute.KeyValue{attribute.String("route", route), attribute.String("ingress", ingress),
 		attribute.String("service", k.service), attribute.String("method", k.method)}
 	ms.attrs = attribute.NewSet(base...)
@@ -52,7 +49,6 @@ func (m *Metrics) newMethodStats(route, ingress string, k methodKey) *methodStat
 	for i, q := range quantiles {
 		ms.quantileAttrs[i] = attribute.NewSet(append(base[:4:4], attribute.String("quantile", q.label))...)
 	}
-	ms.histOpts = []metric.RecordOption{metric.WithAttributeSet(ms.attrs)}
 	return ms
 }
 
@@ -152,7 +148,7 @@ type endpointStats struct {
 	window    *stats.Window
 	attrs     attribute.Set
 	codeAttrs [numCodes]attribute.Set
-	histOpts  []metric.RecordOption
+	hist      *latencyHist
 }
 
 // endpoint returns the stats of an endpoint, creating them.
@@ -162,13 +158,12 @@ func (m *Metrics) endpoint(cluster, endpoint string) *endpointStats {
 	defer m.mu.Unlock()
 	es := m.endpoints[k]
 	if es == nil {
-		es = &endpointStats{key: k, window: m.newWindow(), created: m.opts.Now()}
+		es = &endpointStats{key: k, window: m.newWindow(), hist: newLatencyHist(m.buckets), created: m.opts.Now()}
 		base := []attribute.KeyValue{attribute.String("cluster", cluster), attribute.String("endpoint", endpoint)}
 		es.attrs = attribute.NewSet(base...)
 		for c := range es.codeAttrs {
 			es.codeAttrs[c] = attribute.NewSet(append(base[:2:2], attribute.String("code", translate.Code(c).String()))...)
 		}
-		es.histOpts = []metric.RecordOption{metric.WithAttributeSet(es.attrs)}
 		m.endpoints[k] = es
 	}
 	return es
