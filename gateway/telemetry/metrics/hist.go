@@ -79,7 +79,7 @@ func (h *latencyHist) snapshot(b *buckets) (uint64, float64, map[float64]uint64)
 // histCollector exports the latency histograms of every route method and
 // endpoint with stats.
 type histCollector struct {
-	m                *Metrics
+	m                 *Metrics
 	request, endpoint *prometheus.Desc
 }
 

@@ -116,10 +116,10 @@ type Metrics struct {
 	handler   http.Handler
 	reg       metric.Registration
 
-	buckets              buckets // of the latency histograms (hist.go)
-	hists                *histCollector
-	breakerSrc           atomic.Pointer[BreakerSource]
-	errSrc               atomic.Pointer[ErrorSource]
+	buckets    buckets // of the latency histograms (hist.go)
+	hists      *histCollector
+	breakerSrc atomic.Pointer[BreakerSource]
+	errSrc     atomic.Pointer[ErrorSource]
 
 	// collectMu serializes collections (the observers' scratch summary).
 	collectMu sync.Mutex
