@@ -312,7 +312,7 @@ func (c *Client) RoundTripWithin(ctx context.Context, f *Frame, timeout time.Dur
 		}
 	}
 	if timeout > 0 {
-		b.deadline = time.Now().Add(timeout)
+		b.deadline = now().Add(timeout)
 	}
 	resp, err := c.roundTrip(b, f, false)
 	c.record(resp, err)
@@ -514,7 +514,7 @@ func (c *Client) idleLoop() {
 	c.every(d/2, func() bool {
 		for _, s := range c.slots {
 			cn := s.cur.Load()
-			if cn == nil || time.Since(time.Unix(0, cn.lastRead.Load())) < d {
+			if cn == nil || nanotime()-cn.lastRead.Load() < int64(d) {
 				continue
 			}
 			c.wg.Add(1)
@@ -666,7 +666,7 @@ type conn struct {
 	freed    chan struct{} // a slot was released while someone waited; room for one
 	maxCalls int32
 	closed   chan struct{}
-	lastRead atomic.Int64 // unix nanos of the last frame read
+	lastRead atomic.Int64 // nanotime of the last frame read
 
 	mu      sync.Mutex
 	pending map[uint64]*pendingCall
@@ -691,7 +691,7 @@ func newConn(c *Client, s *slot, nc net.Conn) *conn {
 		pending:  make(map[uint64]*pendingCall),
 		nextID:   rand.Uint64() >> 1, // arbitrary start: ids only need to be unique per connection
 	}
-	cn.lastRead.Store(time.Now().UnixNano())
+	cn.lastRead.Store(nanotime())
 	return cn
 }
 
@@ -762,7 +762,7 @@ func (cn *conn) roundTrip(b budget, f *Frame, heartbeat bool) (*Frame, error) {
 	defer cn.release()
 	// A call whose time is already spent is not sent: the deadline timer
 	// would only fail it after the fact, and a fast reply could beat it.
-	if !b.deadline.IsZero() && !time.Now().Before(b.deadline) {
+	if !b.deadline.IsZero() && !now().Before(b.deadline) {
 		return nil, &CallError{Addr: cn.c.addr, Err: context.DeadlineExceeded}
 	}
 	pc := pendingPool.Get().(*pendingCall)
@@ -893,7 +893,7 @@ func (cn *conn) readLoop() {
 		// Frames read in one batch share a timestamp: it is taken when the
 		// buffer runs dry (the next read blocks) or every 64 frames.
 		if br.Buffered() == 0 || n%64 == 0 {
-			cn.lastRead.Store(time.Now().UnixNano())
+			cn.lastRead.Store(nanotime())
 		}
 		if f.IsRequest() {
 			if f.IsHeartbeat() {

@@ -38,6 +38,12 @@ var monoBase = time.Now()
 // two).
 func nanotime() int64 { return int64(time.Since(monoBase)) }
 
+// now is time.Now for deadlines and durations, read with one vDSO call:
+// the result carries a monotonic reading (all comparisons and time.Until
+// use it), and its wall reading may drift from the system's by the wall
+// clock's adjustments since the process started.
+func now() time.Time { return monoBase.Add(time.Since(monoBase)) }
+
 // frameWriter serializes writes of whole frames to one connection from many
 // goroutines. Whoever finds the writer idle becomes the flusher and writes
 // everything queued meanwhile in one syscall, so under load frames are
@@ -115,8 +121,8 @@ func (w *frameWriter) write(frame []byte) error {
 			// Moving the deadline costs a timer update in the runtime, so
 			// it is pushed out only once half of it has been used: a write
 			// still gets between timeout/2 and timeout to complete.
-			if now := time.Now(); w.deadline.Sub(now) < w.timeout/2 {
-				w.deadline = now.Add(w.timeout)
+			if t := now(); w.deadline.Sub(t) < w.timeout/2 {
+				w.deadline = t.Add(w.timeout)
 				w.nc.SetWriteDeadline(w.deadline)
 			}
 		}

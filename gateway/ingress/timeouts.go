@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/meshgate/meshgate/internal/clock"
 )
 
 // The HTTP ingress enforces its read, write and idle timeouts itself
@@ -44,16 +46,10 @@ func (l *timedListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	tc := &timedConn{Conn: c, l: l}
-	tc.reqStart = monoNow()
+	tc.reqStart = clock.Mono()
 	return tc, nil
 }
 
-// monoBase is the origin of the monotonic clock the deadlines use: one
-// vDSO call per reading (time.Since of a time with a monotonic reading),
-// where time.Now makes two.
-var monoBase = time.Now()
-
-func monoNow() int64 { return int64(time.Since(monoBase)) }
 
 // timedConn is a connection of the HTTP ingress with its timeouts. Reads
 // and writes come from one goroutine at a time each (fasthttp's), but the
@@ -88,13 +84,13 @@ func (c *timedConn) Read(p []byte) (int, error) {
 		want, slack = c.idleFrom.Load()+int64(c.l.idle), int64(c.l.idle)/timeoutSlack
 	case !awaiting && c.l.read > 0:
 		if c.reqStart < 0 {
-			c.reqStart = monoNow()
+			c.reqStart = clock.Mono()
 		}
 		want, slack = c.reqStart+int64(c.l.read), int64(c.l.read)/timeoutSlack
 	}
 	if want != 0 && due(c.rdl, want, slack) {
 		c.rdl = want + slack/2
-		if err := c.Conn.SetReadDeadline(monoBase.Add(time.Duration(c.rdl))); err != nil {
+		if err := c.Conn.SetReadDeadline(clock.At(c.rdl)); err != nil {
 			return 0, err
 		}
 	} else if want == 0 && c.rdl != 0 {
@@ -126,11 +122,11 @@ func (c *timedConn) Read(p []byte) (int, error) {
 }
 
 func (c *timedConn) Write(p []byte) (int, error) {
-	now := monoNow()
+	now := clock.Mono()
 	if w := c.l.write; w > 0 {
 		if want, slack := now+int64(w), int64(w)/timeoutSlack; due(c.wdl, want, slack) {
 			c.wdl = want + slack/2
-			if err := c.Conn.SetWriteDeadline(monoBase.Add(time.Duration(c.wdl))); err != nil {
+			if err := c.Conn.SetWriteDeadline(clock.At(c.wdl)); err != nil {
 				return 0, err
 			}
 		}

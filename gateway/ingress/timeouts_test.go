@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/meshgate/meshgate/internal/clock"
 )
 
 // countingConn counts the deadline moves a timedConn makes.
@@ -47,7 +49,7 @@ func tcpPair(t *testing.T, l timedListener) (*timedConn, *countingConn, net.Conn
 		t.Fatal(err)
 	}
 	cc := &countingConn{Conn: server}
-	tc := &timedConn{Conn: cc, l: &l, reqStart: monoNow()}
+	tc := &timedConn{Conn: cc, l: &l, reqStart: clock.Mono()}
 	t.Cleanup(func() { client.Close(); server.Close() })
 	return tc, cc, client
 }

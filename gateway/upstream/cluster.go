@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshgate/meshgate/gateway"
 	"github.com/meshgate/meshgate/gateway/upstream/lb"
+	"github.com/meshgate/meshgate/internal/clock"
 	"github.com/meshgate/meshgate/translate"
 )
 
@@ -425,7 +426,7 @@ func (c *core) invoke(ctx context.Context, call *gateway.Call, reply *gateway.Re
 		return &translate.Error{Code: translate.Unavailable,
 			Message: fmt.Sprintf("%s cluster %q has no endpoints", c.kind, c.name)}
 	}
-	began := time.Now()
+	began := clock.Now() // one vDSO call: deadlines and durations only
 	start := call.Start
 	if start.IsZero() {
 		start = began
