@@ -50,7 +50,6 @@ func (l *timedListener) Accept() (net.Conn, error) {
 	return tc, nil
 }
 
-
 // timedConn is a connection of the HTTP ingress with its timeouts. Reads
 // and writes come from one goroutine at a time each (fasthttp's), but the
 // phase a write ends is read by the next read, hence the atomics.
