@@ -12,7 +12,7 @@ import (
 // meshgate_endpoint_duration_seconds) are kept here rather than in
 // OpenTelemetry instruments. A record is a bucket search and two atomic
 // adds; the SDK's Record looked its attribute set up in a map and added
-// the sum with a compare-and-swap loop on every call, about 2.5% of an
+// the sum with a compare-and-swap loop on every call, 2-5% of an
 // HTTP -> Motan2 request's CPU (benchmarks/RESULTS.md). And the series of
 // a pruned endpoint go with its stats, where the SDK's cumulative
 // histograms kept every attribute set they ever saw. They are exported
