@@ -38,6 +38,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 
 	"github.com/meshgate/meshgate/gateway/stats"
+	"github.com/meshgate/meshgate/internal/clock"
 	"github.com/meshgate/meshgate/translate"
 )
 
@@ -302,18 +303,17 @@ func (m *Metrics) endpointStatsList() []*endpointStats {
 	return list
 }
 
-// now is the filters' clock: opts.Now, or with the real clock the
-// windows' base plus the monotonic time since it. That is one clock read
-// where time.Now makes two (wall and monotonic clock, two vDSO calls on
-// linux): the filters read the clock three times per call (route end,
-// attempt start and end), and the reads were most of their cost. The
-// result carries a monotonic reading, so durations against it and
-// Call.Start, and the windows' period arithmetic, use the monotonic clock
-// as before; its wall reading may drift from the system's (never
-// exported).
+// now is the filters' clock: opts.Now, or with the real clock
+// internal/clock's one-read time. time.Now makes two clock reads (wall
+// and monotonic, two vDSO calls on linux): the filters read the clock
+// three times per call (route end, attempt start and end), and the reads
+// were most of their cost. The result carries a monotonic reading, so
+// durations against it and Call.Start, and the windows' period arithmetic
+// (Sub of times with monotonic readings), use the monotonic clock; its
+// wall reading may drift from the system's (never exported).
 func (m *Metrics) now() time.Time {
 	if m.realClock {
-		return m.base.Add(time.Since(m.base))
+		return clock.Now()
 	}
 	return m.opts.Now()
 }
